@@ -1,0 +1,37 @@
+# The README's two commands: `make demo` and `make test`. Each installs what it needs,
+# idempotently (stamps under .stamps/ are redone when their inputs change).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+
+.PHONY: demo test lint types unit bench install clean
+
+install: $(STAMPS)/venv
+
+$(STAMPS)/venv: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@mkdir -p $(STAMPS) && touch $@
+
+demo: $(STAMPS)/venv
+	$(PY) examples/replay_payloads.py
+
+lint: $(STAMPS)/venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+types: $(STAMPS)/venv
+	$(PY) -m mypy pytest_hybrid_analytics
+
+unit: $(STAMPS)/venv
+	$(PY) -m pytest --cov --cov-report=term:skip-covered
+
+test: lint types unit
+
+bench: $(STAMPS)/venv
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(STAMPS) .pytest_cache .mypy_cache .ruff_cache .coverage

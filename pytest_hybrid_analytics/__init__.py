@@ -1,0 +1,41 @@
+"""pytest-hybrid-analytics: PostHog events from the browser and the backend on one timeline.
+
+>>> from pytest_hybrid_analytics import assert_same_person, assert_no_duplicates
+>>> def test_checkout(analytics, page):
+...     page.goto(shop_url)
+...     page.click("#buy")
+...     analytics.wait_for("purchase_completed", source="server")
+...     assert_same_person(analytics)
+...     assert_no_duplicates(analytics)
+"""
+
+from pytest_hybrid_analytics.assertions import (
+    assert_no_duplicates,
+    assert_same_person,
+    assert_same_user_journey,
+    assert_single_distinct_id,
+)
+from pytest_hybrid_analytics.events import CapturedEvent
+from pytest_hybrid_analytics.flags import FlagBook
+from pytest_hybrid_analytics.harness import Analytics
+from pytest_hybrid_analytics.identity import Identity
+from pytest_hybrid_analytics.ingest import parse_capture_request
+from pytest_hybrid_analytics.recorder import EventRecorder, RejectedRequest
+from pytest_hybrid_analytics.wire import PayloadError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Analytics",
+    "CapturedEvent",
+    "EventRecorder",
+    "FlagBook",
+    "Identity",
+    "PayloadError",
+    "RejectedRequest",
+    "assert_no_duplicates",
+    "assert_same_person",
+    "assert_same_user_journey",
+    "assert_single_distinct_id",
+    "parse_capture_request",
+]

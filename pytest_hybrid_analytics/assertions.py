@@ -1,0 +1,410 @@
+"""Checks for what goes wrong with hybrid analytics in real life.
+
+Each takes an ``EventRecorder`` or any iterable of ``CapturedEvent`` (a ``find`` result, say)
+and fails with an ``AssertionError`` that names what was expected, prints the captured timeline
+and says what to do next. Identity (who is the same person) is resolved from every event of the
+recorder the events came from, so a filtered list still knows about the ``$identify`` that joins
+its ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from itertools import pairwise
+from typing import Any, NoReturn
+
+from pytest_hybrid_analytics.events import CapturedEvent
+from pytest_hybrid_analytics.identity import Identity
+from pytest_hybrid_analytics.query import Query
+from pytest_hybrid_analytics.recorder import EventRecorder, events_of
+from pytest_hybrid_analytics.report import format_timeline, on_timeline
+
+__all__ = [
+    "Step",
+    "assert_no_duplicates",
+    "assert_same_person",
+    "assert_same_user_journey",
+    "assert_single_distinct_id",
+]
+
+Events = EventRecorder | Iterable[CapturedEvent]
+#: A journey step: an event name, an ``(event, source)`` pair, or a dict with ``event`` and
+#: optionally ``source`` and ``properties``.
+Step = str | tuple[str, str] | Mapping[str, Any]
+
+#: Bookkeeping events both sides may legitimately send for the same person.
+_SHARED_EVENTS = frozenset(
+    {
+        "$identify",
+        "$create_alias",
+        "$merge_dangerously",
+        "$set",
+        "$set_once",
+        "$groupidentify",
+        "$feature_flag_called",
+        "$snapshot",
+        "$exception",
+    }
+)
+#: Properties that differ between two firings of the very same action.
+_VOLATILE = frozenset(
+    {
+        "$time",
+        "$insert_id",
+        "$sent_at",
+        "$pageview_id",
+        "$feature_flag_request_id",
+        "$feature_flag_evaluated_at",
+        "$snapshot_data",
+    }
+)
+_VOLATILE_PREFIXES = ("$prev_pageview", "$lib_rate_limit", "$sdk_debug")
+
+
+def _identity(events: list[CapturedEvent]) -> Identity:
+    recorders = {id(e._recorder): e._recorder for e in events if e._recorder is not None}
+    if not recorders:
+        return Identity(events)
+    seen = {id(e) for r in recorders.values() for e in r.events}
+    extra = [e for e in events if id(e) not in seen]
+    everything = [e for r in recorders.values() for e in r.events] + extra
+    return Identity(on_timeline(everything))
+
+
+def _fail(lines: list[str], events: list[CapturedEvent], identity: Identity, **kw: Any) -> NoReturn:
+    __tracebackhide__ = True
+    lines.append(format_timeline(events, identity=identity, **kw))
+    raise AssertionError("\n".join(lines))
+
+
+def _nothing(name: str) -> str:
+    return (
+        f"{name}: there are no events to check. A check over nothing proves nothing: wait "
+        "for the events first (analytics.wait_for(...))."
+    )
+
+
+def assert_single_distinct_id(events: Events, *, expected: str | None = None) -> str:
+    """Every event carries the same literal ``distinct_id`` (and it is ``expected``, if given).
+
+    The guide's identity check: it does not follow ``$identify`` merges (see
+    :func:`assert_same_person` for that). Returns the distinct id.
+
+    >>> assert_single_distinct_id(analytics, expected="user-42")
+    'user-42'
+    """
+    __tracebackhide__ = True
+    evs = events_of(events)
+    if not evs:
+        raise AssertionError(_nothing("assert_single_distinct_id"))
+    counts: Counter[str | None] = Counter(e.distinct_id for e in evs)
+    if len(counts) == 1 and (expected is None or expected in counts):
+        only = next(iter(counts))
+        if only is not None:
+            return only
+    identity = _identity(evs)
+    wanted = f" ({expected!r})" if expected is not None else ""
+    lines = [f"Expected every event to carry one distinct_id{wanted}; found {len(counts)}:"]
+    for distinct_id, _ in counts.most_common():
+        mine = [e for e in evs if e.distinct_id == distinct_id]
+        sides = "/".join(sorted({e.source for e in mine}))
+        names = ", ".join(dict.fromkeys(e.event for e in mine))
+        shown = repr(distinct_id) if distinct_id is not None else "<none>"
+        lines.append(f"  {shown}: {len(mine)} {sides} event{'s' * (len(mine) != 1)} ({names})")
+    ids = [i for i in counts if i is not None]
+    if len(ids) > 1 and len({identity.person_of(i) for i in ids}) == 1:
+        lines.append(
+            "These ids are one person, joined by $identify/$create_alias: use "
+            "assert_same_person if merged identities are what you mean."
+        )
+    elif counts.get(None):
+        lines.append("Next step: some events have no distinct_id at all; pass one explicitly.")
+    else:
+        lines.append(
+            "Next step: pass posthog.get_distinct_id() from the client to the server, or "
+            "identify with the user id on both sides (guide: 'Identity Consistency')."
+        )
+    _fail(lines, evs, identity)
+
+
+def assert_same_person(events: Events) -> str:
+    """Every event belongs to one person, following ``$identify``, ``$create_alias`` and merges.
+
+    The anonymous-to-identified flow passes: the anonymous ``$pageview`` and the identified
+    server purchase are one person once ``$identify`` joined them. Returns the person's name
+    (its identified distinct id).
+
+    >>> assert_same_person(analytics)
+    'user-42'
+    """
+    __tracebackhide__ = True
+    evs = events_of(events)
+    if not evs:
+        raise AssertionError(_nothing("assert_same_person"))
+    identity = _identity(evs)
+    anonymous = [e for e in evs if e.distinct_id is None]
+    persons: dict[str, list[CapturedEvent]] = defaultdict(list)
+    for event in evs:
+        if event.distinct_id is not None:
+            persons[identity.person_of(event.distinct_id)].append(event)
+    if len(persons) == 1 and not anonymous:
+        return next(iter(persons))
+    lines = [
+        f"Expected all events to belong to one person; found {len(persons)} "
+        f"person{'s' * (len(persons) != 1)}"
+        + (f" and {len(anonymous)} events with no distinct_id" if anonymous else "")
+        + ":"
+    ]
+    for root, mine in persons.items():
+        ids = list(dict.fromkeys(e.distinct_id for e in mine if e.distinct_id))
+        names = ", ".join(dict.fromkeys(e.event for e in mine))
+        lines.append(f"  {identity.label(root)} ({', '.join(map(repr, ids))}): {names}")
+    if identity.merges:
+        joined = "; ".join(
+            f"{m.from_id!r} -> {m.into_id!r} by {m.event.event}" for m in identity.merges[:5]
+        )
+        lines.append(f"Merges seen: {joined}.")
+    else:
+        lines.append("No $identify, $create_alias or merge event was captured.")
+    lines.append(
+        "Next step: call posthog.identify(user_id) on login (the client sends $identify "
+        "with $anon_distinct_id), or alias the ids (guide: 'Anonymous users not merging')."
+    )
+    _fail(lines, evs, identity)
+
+
+def _volatile(key: str) -> bool:
+    return key in _VOLATILE or key.startswith(_VOLATILE_PREFIXES)
+
+
+def _fingerprint(event: CapturedEvent) -> str:
+    stable = {k: v for k, v in event.properties.items() if not _volatile(k)}
+    return json.dumps(stable, sort_keys=True, default=repr)
+
+
+def _close_pairs(
+    group: list[CapturedEvent], window: timedelta
+) -> list[tuple[CapturedEvent, CapturedEvent]]:
+    ordered = sorted(group, key=lambda e: e.timestamp)
+    return [(a, b) for a, b in pairwise(ordered) if b.timestamp - a.timestamp <= window]
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{abs(delta.total_seconds()):.3g} s"
+
+
+def assert_no_duplicates(events: Events, *, window: timedelta = timedelta(seconds=10)) -> None:
+    """No action is tracked twice. Three kinds of duplicate fail it:
+
+    - the same ``uuid`` recorded twice (an SDK retry, or an app that resends);
+    - the same event for the same person from both client and server within ``window`` (the
+      guide's "choose one source per event"; identity bookkeeping such as ``$identify`` and
+      ``$feature_flag_called`` is exempt);
+    - the same event, person, side and properties fired twice within ``window`` (properties
+      that always differ, like ``$time`` and ``$insert_id``, are ignored).
+
+    >>> assert_no_duplicates(analytics, window=timedelta(seconds=30))
+    """
+    __tracebackhide__ = True
+    evs = events_of(events)
+    identity = _identity(evs)
+    findings: list[tuple[str, list[CapturedEvent]]] = []
+
+    by_uuid: dict[str, list[CapturedEvent]] = defaultdict(list)
+    unique: list[CapturedEvent] = []
+    for event in evs:
+        if event.uuid is None:
+            unique.append(event)
+            continue
+        same = by_uuid[event.uuid]
+        if not same:
+            unique.append(event)
+        same.append(event)
+    for uuid, same in by_uuid.items():
+        if len(same) > 1:
+            findings.append(
+                (
+                    f"{same[0].event!r} with uuid {uuid} was recorded {len(same)} times: an SDK "
+                    "retry (ingestion must answer exactly 200) or an app that sends it twice.",
+                    same,
+                )
+            )
+
+    groups: dict[tuple[str, str | None], list[CapturedEvent]] = defaultdict(list)
+    for event in unique:
+        person = identity.person_of(event.distinct_id) if event.distinct_id else None
+        groups[(event.event, person)].append(event)
+    for (name, person), group in groups.items():
+        if len(group) < 2:
+            continue
+        who = identity.label(person) if person else "<no distinct_id>"
+        if name not in _SHARED_EVENTS:
+            for a, b in _close_pairs(group, window):
+                if a.source != b.source:
+                    findings.append(
+                        (
+                            f"{name!r} for {who} was sent by both client and server "
+                            f"{_seconds(b.timestamp - a.timestamp)} apart: choose one source per "
+                            "event (guide: 'Duplicate events'; payments and subscriptions belong "
+                            "on the server).",
+                            [a, b],
+                        )
+                    )
+                    break
+        if name == "$snapshot":
+            continue
+        for side in ("client", "server"):
+            mine = [e for e in group if e.source == side]
+            close = {id(e) for pair in _close_pairs(mine, window) for e in pair}
+            if not close:
+                continue
+            by_props: dict[str, list[CapturedEvent]] = defaultdict(list)
+            for event in mine:
+                if id(event) in close:
+                    by_props[_fingerprint(event)].append(event)
+            for same in by_props.values():
+                pairs = _close_pairs(same, window)
+                if pairs:
+                    a, b = pairs[0]
+                    count = len({id(e) for pair in pairs for e in pair})
+                    findings.append(
+                        (
+                            f"{name!r} for {who} was fired {count} times by the {side} with "
+                            f"the same properties, {_seconds(b.timestamp - a.timestamp)} apart: "
+                            "the same "
+                            "action tracked twice (a double handler, or a capture in a re-render).",
+                            [e for pair in pairs for e in pair],
+                        )
+                    )
+    if not findings:
+        return
+    lines = [f"Expected no duplicate events (window {_seconds(window)}); found {len(findings)}:"]
+    marks: dict[int, str] = {}
+    for number, (text, involved) in enumerate(findings, start=1):
+        lines.append(f"  {number}. {text}")
+        for event in involved:
+            marks[id(event)] = f"duplicate {number}"
+    _fail(lines, evs, identity, marks=marks)
+
+
+def _step_query(step: Step, number: int) -> tuple[str, Query]:
+    if isinstance(step, str):
+        return repr(step), Query(event=step)
+    if isinstance(step, tuple):
+        if len(step) != 2 or not all(isinstance(part, str) for part in step):
+            raise TypeError(f"journey step {number}: a tuple step is (event, source), got {step!r}")
+        return repr(step), Query(event=step[0], source=step[1])
+    if isinstance(step, Mapping):
+        unknown = set(step) - {"event", "source", "properties", "distinct_id"}
+        if "event" not in step or unknown:
+            raise TypeError(
+                f"journey step {number}: a dict step has 'event' and optionally "
+                f"'source' and 'properties', got keys {sorted(step)}"
+            )
+        query = Query(
+            event=step["event"],
+            source=step.get("source"),
+            properties=dict(step.get("properties") or {}),
+        )
+        return f"({query.describe()})", query
+    raise TypeError(
+        f"journey step {number}: expected a name, (event, source) or dict, "
+        f"got {type(step).__name__}"
+    )
+
+
+def assert_same_user_journey(
+    events: Events, steps: Sequence[Step], *, distinct_id: str | None = None
+) -> list[CapturedEvent]:
+    """The ``steps`` happen in this order, all by one person (other events may come between).
+
+    A step is an event name, an ``(event, source)`` pair, or a dict with ``event`` and optionally
+    ``source`` and ``properties``. With ``distinct_id``, the person must be that id's person.
+    Returns the event matched to each step. On failure it says how far the best person got and
+    where the journey broke: a missing event, one out of order, or one sent under another
+    person's id (the classic "journey breaks at login").
+
+    >>> assert_same_user_journey(analytics, [
+    ...     "$pageview", ("add_to_cart", "client"),
+    ...     {"event": "purchase_completed", "source": "server", "properties": {"currency": "EUR"}},
+    ... ])
+    """
+    __tracebackhide__ = True
+    if isinstance(steps, str | bytes) or not steps:
+        raise TypeError("steps must be a non-empty list of journey steps")
+    parsed = [_step_query(step, n) for n, step in enumerate(steps, start=1)]
+    evs = on_timeline(events_of(events))
+    if not evs:
+        raise AssertionError(_nothing("assert_same_user_journey"))
+    identity = _identity(evs)
+    only = identity.person_of(distinct_id) if distinct_id is not None else None
+
+    progress: dict[str, list[CapturedEvent]] = {}
+    for event in evs:
+        if event.distinct_id is None:
+            continue
+        person = identity.person_of(event.distinct_id)
+        if only is not None and person != only:
+            continue
+        matched = progress.setdefault(person, [])
+        if len(matched) < len(parsed) and parsed[len(matched)][1].matches(event):
+            matched.append(event)
+            if len(matched) == len(parsed):
+                return matched
+
+    plan = " -> ".join(label for label, _ in parsed)
+    who = f" by {distinct_id!r}" if distinct_id is not None else " by one person"
+    lines = [f"Expected a journey{who}, in order: {plan}."]
+    best_person, best = max(progress.items(), key=lambda item: len(item[1]), default=(None, []))
+    broken = len(best)
+    label, query = parsed[broken]
+    if best_person is None:
+        whose = f" of {distinct_id!r} (or of an id merged with it)" if distinct_id else ""
+        lines.append(f"No events{whose} were captured.")
+        _fail(lines, evs, identity)
+    lines.append(
+        f"The furthest any person got: {identity.label(best_person)} matched "
+        f"{broken} of {len(parsed)} steps; step {broken + 1} {label} never followed."
+    )
+    after = best[-1].timestamp if best else None
+    elsewhere = [e for e in evs if query.matches(e)]
+    others = [
+        e
+        for e in elsewhere
+        if e.distinct_id is None or identity.person_of(e.distinct_id) != best_person
+    ]
+    mine = len(others) < len(elsewhere)
+    if others:
+        e = others[0]
+        lines.append(
+            f"Step {broken + 1} was sent by {e.source} under distinct_id {e.distinct_id!r} "
+            f"({identity.label(e.distinct_id)}), a different person: the journey breaks here. "
+            "Next step: pass the client's distinct id to the server, or identify the user on "
+            "login on both sides (guide: 'Identity Consistency')."
+        )
+    elif mine and after is not None:
+        lines.append(
+            f"Step {broken + 1} happened for this person only before step {broken} (out of order)."
+        )
+    else:
+        misses = query.near_misses(evs, limit=3)
+        if misses:
+            lines.append(
+                f"No event matches step {broken + 1}. Near misses: "
+                + "; ".join(
+                    f"{e.event!r} from {e.source} by {e.distinct_id!r}: {', '.join(why)}"
+                    for e, why in misses
+                )
+            )
+        else:
+            lines.append(
+                f"No event matches step {broken + 1} {label}: it was never captured. "
+                "Next step: check that the code path that sends it ran, and that its "
+                "SDK was flushed."
+            )
+    marks = {id(e): f"step {n}" for n, e in enumerate(best, start=1)}
+    marks.update({id(e): f"step {broken + 1}?" for e in elsewhere[:5]})
+    _fail(lines, evs, identity, marks=marks)

@@ -1,0 +1,30 @@
+"""``Analytics``: what the ``analytics`` fixture hands a test.
+
+One recorder, the flag book every road answers from, and the fake PostHog API bound to both.
+Free of pytest, so it also works as a plain object outside a test run.
+"""
+
+from __future__ import annotations
+
+from pytest_hybrid_analytics.api import FakePostHog
+from pytest_hybrid_analytics.flags import FlagBook
+from pytest_hybrid_analytics.recorder import EventRecorder
+
+__all__ = ["Analytics"]
+
+
+class Analytics(EventRecorder):
+    """This test's PostHog events, flags and fake API.
+
+    >>> analytics.flags.set("new-checkout", "test")
+    >>> analytics.api.handle("POST", "/batch/", headers, body).status   # any road ends here
+    200
+    >>> analytics.wait_for("purchase_completed", source="server")
+    """
+
+    def __init__(self, flags: FlagBook | None = None) -> None:
+        super().__init__()
+        #: The flags every road answers (``analytics.flags.set("key", "variant")``).
+        self.flags = flags if flags is not None else FlagBook()
+        #: The fake PostHog API that records into this recorder.
+        self.api = FakePostHog(self, self.flags)

@@ -1,0 +1,114 @@
+"""The captured timeline as text, for failure messages and pytest report sections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pytest_hybrid_analytics.events import CapturedEvent
+from pytest_hybrid_analytics.identity import Identity
+
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics.recorder import RejectedRequest
+
+__all__ = ["format_rejected", "format_timeline", "format_value", "on_timeline"]
+
+#: How many events a timeline shows before it elides the middle.
+MAX_ROWS = 60
+
+
+def format_value(value: Any, limit: int = 40) -> str:
+    """A property value, short enough for one line of a table."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def on_timeline(events: Iterable[CapturedEvent]) -> list[CapturedEvent]:
+    """Events in timeline order: by timestamp, then by arrival."""
+    return sorted(events, key=lambda e: e.timestamp)
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def format_timeline(
+    events: Sequence[CapturedEvent],
+    *,
+    identity: Identity | None = None,
+    properties: Iterable[str] = (),
+    marks: dict[int, str] | None = None,
+    title: str | None = None,
+    max_rows: int = MAX_ROWS,
+) -> str:
+    """Render ``events`` as a table: time, source, event, distinct_id, person, properties.
+
+    ``properties`` names the properties a check looked at (shown as columns of ``key=value``);
+    ``marks`` maps ``id(event)`` to a short note printed at the end of that event's row.
+    """
+    ordered = on_timeline(events)
+    identity = identity if identity is not None else Identity(ordered)
+    keys = list(dict.fromkeys(properties))
+    marks = marks or {}
+    persons = identity.persons()
+    heading = title or "Captured timeline"
+    lines = [
+        f"{heading} ({len(ordered)} event{'s' * (len(ordered) != 1)}, "
+        f"{len(persons)} person{'s' * (len(persons) != 1)}):"
+    ]
+    if not ordered:
+        lines.append("  (no events were recorded)")
+        return "\n".join(lines)
+    rows = [("time", "source", "event", "distinct_id", "person", "")]
+    shown: list[CapturedEvent | None] = list(ordered)
+    if len(ordered) > max_rows:
+        half = max_rows // 2
+        shown = [*ordered[:half], None, *ordered[-half:]]
+    for event in shown:
+        if event is None:
+            rows.append(("…", "", f"({len(ordered) - 2 * (max_rows // 2)} more)", "", "", ""))
+            continue
+        extra = [
+            f"{key}={format_value(event.properties[key])}"
+            for key in keys
+            if key in event.properties
+        ]
+        note = marks.get(id(event))
+        if note:
+            extra.append(f"<- {note}")
+        rows.append(
+            (
+                _clock(event.timestamp),
+                event.source,
+                event.event,
+                event.distinct_id if event.distinct_id is not None else "<none>",
+                identity.label(event.distinct_id),
+                "  ".join(extra),
+            )
+        )
+    widths = [min(max(len(row[i]) for row in rows), 40) for i in range(5)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        lines.append(("  " + "  ".join(cells) + "  " + row[5]).rstrip())
+    if len(persons) > 0:
+        lines.append("Persons:")
+        for root, ids in persons.items():
+            label = identity.label(root)
+            joined = ", ".join(ids[:6]) + (f", … ({len(ids)} ids)" if len(ids) > 6 else "")
+            lines.append(f"  {label} = {joined}")
+            if label == "P10" and len(persons) > 10:
+                lines.append(f"  … ({len(persons) - 10} more persons)")
+                break
+    return "\n".join(lines)
+
+
+def format_rejected(rejected: Sequence[RejectedRequest]) -> str:
+    """One line per rejected request: when, how, where, and why."""
+    lines = [f"Rejected requests ({len(rejected)}):"]
+    for item in rejected:
+        lines.append(
+            f"  {_clock(item.received_at)}  {item.method} {item.url}  "
+            f"({len(item.body)} bytes, {item.transport or 'unknown road'}): {item.reason}"
+        )
+    return "\n".join(lines)
