@@ -54,9 +54,10 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     rejected = recorder.rejected
     if rejected and not options.allow_rejected and not request.node.stash.get(_CALL_FAILED, False):
         __tracebackhide__ = True
+        one = len(rejected) == 1
         raise AssertionError(
-            f"{len(rejected)} PostHog request{'s were' if len(rejected) != 1 else ' was'} "
-            "rejected during the test; the events in them are lost.\n"
+            f"{len(rejected)} PostHog request{' was' if one else 's were'} rejected during the "
+            f"test; the events in {'it' if one else 'them'} are not on the timeline.\n"
             f"{format_rejected(rejected)}\n"
             "Next step: fix what each reason names, or mark the test "
             "@pytest.mark.analytics(allow_rejected=True) if bad input is what it tests "
