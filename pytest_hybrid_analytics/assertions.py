@@ -10,7 +10,7 @@ its ids.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from itertools import pairwise
@@ -62,6 +62,8 @@ _VOLATILE = frozenset(
     }
 )
 _VOLATILE_PREFIXES = ("$prev_pageview", "$lib_rate_limit", "$sdk_debug")
+#: How many ids, persons or findings a message lists before it summarises the rest.
+_MAX_LISTED = 10
 
 
 def _identity(events: list[CapturedEvent]) -> Identity:
@@ -100,20 +102,25 @@ def assert_single_distinct_id(events: Events, *, expected: str | None = None) ->
     evs = events_of(events)
     if not evs:
         raise AssertionError(_nothing("assert_single_distinct_id"))
-    counts: Counter[str | None] = Counter(e.distinct_id for e in evs)
-    if len(counts) == 1 and (expected is None or expected in counts):
-        only = next(iter(counts))
+    by_id: dict[str | None, list[CapturedEvent]] = defaultdict(list)
+    for event in evs:
+        by_id[event.distinct_id].append(event)
+    if len(by_id) == 1 and (expected is None or expected in by_id):
+        only = next(iter(by_id))
         if only is not None:
             return only
     identity = _identity(evs)
     wanted = f" ({expected!r})" if expected is not None else ""
-    lines = [f"Expected every event to carry one distinct_id{wanted}; found {len(counts)}:"]
-    for distinct_id, _ in counts.most_common():
-        mine = [e for e in evs if e.distinct_id == distinct_id]
+    lines = [f"Expected every event to carry one distinct_id{wanted}; found {len(by_id)}:"]
+    ranked = sorted(by_id.items(), key=lambda item: -len(item[1]))
+    for distinct_id, mine in ranked[:_MAX_LISTED]:
         sides = "/".join(sorted({e.source for e in mine}))
-        names = ", ".join(dict.fromkeys(e.event for e in mine))
+        names = ", ".join(list(dict.fromkeys(e.event for e in mine))[:_MAX_LISTED])
         shown = repr(distinct_id) if distinct_id is not None else "<none>"
         lines.append(f"  {shown}: {len(mine)} {sides} event{'s' * (len(mine) != 1)} ({names})")
+    if len(ranked) > _MAX_LISTED:
+        lines.append(f"  … and {len(ranked) - _MAX_LISTED} more distinct ids")
+    counts = {key: len(value) for key, value in by_id.items()}
     ids = [i for i in counts if i is not None]
     if len(ids) > 1 and len({identity.person_of(i) for i in ids}) == 1:
         lines.append(
@@ -158,10 +165,12 @@ def assert_same_person(events: Events) -> str:
         + (f" and {len(anonymous)} events with no distinct_id" if anonymous else "")
         + ":"
     ]
-    for root, mine in persons.items():
+    for root, mine in list(persons.items())[:_MAX_LISTED]:
         ids = list(dict.fromkeys(e.distinct_id for e in mine if e.distinct_id))
-        names = ", ".join(dict.fromkeys(e.event for e in mine))
+        names = ", ".join(list(dict.fromkeys(e.event for e in mine))[:_MAX_LISTED])
         lines.append(f"  {identity.label(root)} ({', '.join(map(repr, ids))}): {names}")
+    if len(persons) > _MAX_LISTED:
+        lines.append(f"  … and {len(persons) - _MAX_LISTED} more persons")
     if identity.merges:
         joined = "; ".join(
             f"{m.from_id!r} -> {m.into_id!r} by {m.event.event}" for m in identity.merges[:5]

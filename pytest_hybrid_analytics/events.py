@@ -53,9 +53,12 @@ CLIENT_LIBS = frozenset(
 )
 
 
-@dataclass(frozen=True, eq=False, slots=True, repr=False)
+@dataclass(eq=False, slots=True, repr=False)
 class CapturedEvent:
     """One PostHog event as it reached the recorder, whichever SDK and road it came by.
+
+    Treat it as read-only: it is the record of what arrived. (It is not frozen because a
+    frozen dataclass costs four times as much to build, and decoding speed matters.)
 
     >>> e = analytics.wait_for("purchase_completed", source="server")[0]
     >>> e.distinct_id, e.properties["amount"], e.timestamp.tzinfo
@@ -157,8 +160,11 @@ def infer_source(lib: str | None, properties: Mapping[str, Any]) -> Source:
 def _person_props(
     raw: Mapping[str, Any], properties: Mapping[str, Any], key: str
 ) -> dict[str, Any]:
+    inside, top = properties.get(key), raw.get(key)
+    if inside is None and top is None:
+        return {}
     merged: dict[str, Any] = {}
-    for where in (properties.get(key), raw.get(key)):
+    for where in (inside, top):
         if where is None:
             continue
         if not isinstance(where, Mapping):
@@ -175,6 +181,33 @@ def _identifier(value: Any, what: str) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     raise PayloadError(f"{what} must be a string or a number, got {type(value).__name__}")
+
+
+def _when(
+    raw: Mapping[str, Any],
+    properties: Mapping[str, Any],
+    sent_at: datetime | None,
+    received: datetime,
+) -> tuple[datetime, str | None]:
+    raw_ts = raw.get("timestamp")
+    if raw_ts.__class__ is str and raw_ts:
+        try:
+            parsed = datetime.fromisoformat(raw_ts)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is UTC:
+            return parsed, raw_ts  # the common case, kept fast
+    if raw_ts is not None and raw_ts != "":
+        timestamp, _ = parse_timestamp(raw_ts)
+        return timestamp, raw_ts if isinstance(raw_ts, str) else str(raw_ts)
+    moment = properties.get("$time")
+    if isinstance(moment, int | float) and not isinstance(moment, bool):
+        return parse_timestamp(moment)[0], None
+    offset = raw.get("offset")
+    base = sent_at or received
+    if isinstance(offset, int | float) and math.isfinite(offset) and abs(offset) < 1e12:
+        return base - timedelta(milliseconds=offset), None
+    return base, None
 
 
 def event_from_wire(
@@ -195,49 +228,38 @@ def event_from_wire(
     """
     if not isinstance(raw, Mapping):
         raise PayloadError(f"an event must be a JSON object, got {type(raw).__name__}")
-    name = raw.get("event")
-    if not isinstance(name, str) or not name:
+    get = raw.get
+    name = get("event")
+    if name.__class__ is not str or not name:
         raise PayloadError(f"an event has no name (keys: {sorted(map(str, raw))[:8]})")
-    properties = raw.get("properties")
+    properties = get("properties")
     if properties is None:
         properties = {}
-    elif not isinstance(properties, dict):
+    elif properties.__class__ is not dict:
         raise PayloadError(f"properties of {name!r} must be an object")
     received = received_at or datetime.now(UTC)
 
-    distinct_id = _identifier(raw.get("distinct_id"), "distinct_id")
+    distinct_id = get("distinct_id")
     if distinct_id is None:
-        distinct_id = _identifier(properties.get("distinct_id"), "distinct_id")
-    key = raw.get("api_key") or raw.get("token") or properties.get("token") or api_key
+        distinct_id = properties.get("distinct_id")
+    if distinct_id.__class__ is not str or not distinct_id:
+        distinct_id = _identifier(distinct_id, "distinct_id")
+    key = get("api_key") or get("token") or properties.get("token") or api_key
     event_lib = properties.get("$lib") or lib
-    uuid = raw.get("uuid")
-
-    raw_ts = raw.get("timestamp")
-    if raw_ts is not None and raw_ts != "":
-        timestamp, _ = parse_timestamp(raw_ts)
-        raw_timestamp: str | None = raw_ts if isinstance(raw_ts, str) else str(raw_ts)
-    elif isinstance(properties.get("$time"), int | float):
-        timestamp, _ = parse_timestamp(properties["$time"])
-        raw_timestamp = None
-    else:
-        offset = raw.get("offset")
-        base = sent_at or received
-        if isinstance(offset, int | float) and math.isfinite(offset) and abs(offset) < 1e12:
-            timestamp = base - timedelta(milliseconds=offset)
-        else:
-            timestamp = base
-        raw_timestamp = None
+    if event_lib.__class__ is not str:
+        event_lib = None
+    uuid = get("uuid")
+    timestamp, raw_timestamp = _when(raw, properties, sent_at, received)
 
     return CapturedEvent(
         event=name,
         distinct_id=distinct_id,
         properties=properties,
         timestamp=timestamp,
-        uuid=str(uuid) if uuid not in (None, "") else None,
-        source=source
-        or infer_source(event_lib if isinstance(event_lib, str) else None, properties),
-        lib=event_lib if isinstance(event_lib, str) else None,
-        api_key=key if isinstance(key, str) else None,
+        uuid=uuid if uuid.__class__ is str and uuid else (str(uuid) if uuid else None),
+        source=source or infer_source(event_lib, properties),
+        lib=event_lib,
+        api_key=key if key.__class__ is str else None,
         set=_person_props(raw, properties, "$set"),
         set_once=_person_props(raw, properties, "$set_once"),
         received_at=received,

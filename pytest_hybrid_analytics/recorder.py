@@ -57,7 +57,7 @@ class EventRecorder:
         """Add decoded events to the timeline and wake every ``wait_for``."""
         batch = list(events)
         for event in batch:
-            object.__setattr__(event, "_recorder", self)
+            event._recorder = self
         with self._cond:
             self._events.extend(batch)
             self._cond.notify_all()

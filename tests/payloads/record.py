@@ -90,6 +90,10 @@ class Collector(ThreadingHTTPServer):
         self.received: list[Received] = []
         self.state = ServerState()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a page closed mid-keep-alive
+            super().handle_error(request, client_address)
+
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"

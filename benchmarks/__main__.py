@@ -1,0 +1,22 @@
+"""``python -m benchmarks``: print every figure with its goal. Never fails on time."""
+
+from __future__ import annotations
+
+import platform
+
+from benchmarks import assertions, decode
+
+
+def main() -> None:
+    print(
+        f"pytest-hybrid-analytics benchmarks (Python {platform.python_version()}, "
+        f"{platform.machine()}); ratios are measured side by side in this process."
+    )
+    for title, module in (("Decoding", decode), ("Assertions", assertions)):
+        print(f"{title}:")
+        for figure in module.run():
+            print(figure.row())
+
+
+if __name__ == "__main__":
+    main()
