@@ -29,8 +29,9 @@ def on_timeline(events: Iterable[CapturedEvent]) -> list[CapturedEvent]:
     return sorted(events, key=lambda e: e.timestamp)
 
 
-def _clock(moment: datetime) -> str:
-    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+def _clock(moment: datetime, *, with_date: bool = False) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M:%S." if with_date else "%H:%M:%S.")
+    return text + f"{moment.microsecond // 1000:03d}"
 
 
 def format_timeline(
@@ -60,6 +61,7 @@ def format_timeline(
     if not ordered:
         lines.append("  (no events were recorded)")
         return "\n".join(lines)
+    with_date = ordered[0].timestamp.date() != ordered[-1].timestamp.date()
     rows = [("time", "source", "event", "distinct_id", "person", "")]
     shown: list[CapturedEvent | None] = list(ordered)
     if len(ordered) > max_rows:
@@ -79,7 +81,7 @@ def format_timeline(
             extra.append(f"<- {note}")
         rows.append(
             (
-                _clock(event.timestamp),
+                _clock(event.timestamp, with_date=with_date),
                 event.source,
                 event.event,
                 event.distinct_id if event.distinct_id is not None else "<none>",
