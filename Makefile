@@ -15,6 +15,10 @@ $(STAMPS)/venv: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/node: fixtures/package.json fixtures/package-lock.json
+	cd fixtures && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
 demo: $(STAMPS)/venv
 	$(PY) examples/replay_payloads.py
 
@@ -25,7 +29,7 @@ lint: $(STAMPS)/venv
 types: $(STAMPS)/venv
 	$(PY) -m mypy pytest_hybrid_analytics
 
-unit: $(STAMPS)/venv
+unit: $(STAMPS)/venv $(STAMPS)/node
 	$(PY) -m pytest --cov --cov-report=term:skip-covered
 
 test: lint types unit

@@ -145,6 +145,10 @@ class FakePostHog:
             404, {"type": "invalid_request", "code": "not_found", "detail": reason}, cors
         )
 
+    def reject(self, request: RejectedRequest) -> None:
+        """Keep a request a front-end could not even hand over (too large, cut off)."""
+        self._sink().reject(request)
+
     def _reject(
         self,
         method: str,
@@ -156,7 +160,7 @@ class FakePostHog:
         status: int,
     ) -> None:
         raw = body.encode() if isinstance(body, str) else bytes(body or b"")
-        self._sink().reject(
+        self.reject(
             RejectedRequest(method, url, dict(headers or {}), raw, reason, transport, status)
         )
 

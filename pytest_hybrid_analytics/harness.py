@@ -6,9 +6,14 @@ Free of pytest, so it also works as a plain object outside a test run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pytest_hybrid_analytics.api import FakePostHog
 from pytest_hybrid_analytics.flags import FlagBook
 from pytest_hybrid_analytics.recorder import EventRecorder
+
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics.lifecycle import ClientNote
 
 __all__ = ["Analytics"]
 
@@ -28,3 +33,8 @@ class Analytics(EventRecorder):
         self.flags = flags if flags is not None else FlagBook()
         #: The fake PostHog API that records into this recorder.
         self.api = FakePostHog(self, self.flags)
+        #: The loopback collector's base URL, for SDKs in other processes (``host=``,
+        #: ``api_host``); ``None`` outside a running harness.
+        self.host: str | None = None
+        #: What the end-of-test flush found: queued events, clients never shut down.
+        self.client_notes: list[ClientNote] = []

@@ -1,4 +1,5 @@
-"""The pytest11 entry point: fixtures, the marker and report hooks. The work is elsewhere."""
+"""The pytest11 entry point: options, fixtures, the marker and report hooks. The work is
+elsewhere (``session.Harness``, ``harness.Analytics``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import pytest
 from pytest_hybrid_analytics.factory import AnalyticsFactory
 from pytest_hybrid_analytics.harness import Analytics
 from pytest_hybrid_analytics.report import format_rejected
+from pytest_hybrid_analytics.session import Harness
 
+_HARNESS = pytest.StashKey[Harness]()
 _RECORDER = pytest.StashKey[Analytics]()
 _CALL_FAILED = pytest.StashKey[bool]()
+_NOTES = pytest.StashKey[list[str]]()
 
 _MARKER = (
     "analytics(*, allow_rejected=False): settings for the analytics fixture in this test. "
@@ -36,8 +40,51 @@ def _options(item: pytest.Item) -> _Options:
     return _Options(**marker.kwargs)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hybrid-analytics", "PostHog analytics recording")
+    group.addoption(
+        "--analytics-hosts",
+        default=None,
+        help="comma-separated extra hosts whose requests are PostHog's (a self-hosted "
+        "instance sent to by a hand-rolled client); PostHog cloud and the SDKs' own "
+        "requests are always claimed. Ini: analytics_hosts.",
+    )
+    parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
+    option = config.getoption("analytics_hosts")
+    hosts = option.split(",") if option else config.getini("analytics_hosts")
+    config.stash[_HARNESS] = Harness(extra_hosts=hosts).start()
+    config.stash[_NOTES] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    harness = session.config.stash.get(_HARNESS, None)
+    if harness is not None:
+        notes = harness.settle()
+        session.config.stash[_NOTES].extend(f"at session end: {note}" for note in notes)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    harness = config.stash.get(_HARNESS, None)
+    if harness is not None:
+        harness.stop()
+        del config.stash[_HARNESS]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    harness = config.stash[_HARNESS]
+    extra = ", ".join(sorted(harness.hosts.extra)) or "none"
+    return f"hybrid-analytics: collector {harness.url}, extra PostHog hosts: {extra}"
+
+
+@pytest.fixture(scope="session")
+def analytics_host(pytestconfig: pytest.Config) -> str:
+    """The loopback collector's base URL, for app servers a session-scoped fixture starts
+    (their events go to whichever test is running)."""
+    return pytestconfig.stash[_HARNESS].url
 
 
 @pytest.fixture
@@ -48,9 +95,14 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     request and its reason, unless marked ``@pytest.mark.analytics(allow_rejected=True)``.
     """
     options = _options(request.node)
-    recorder = Analytics()
+    harness = request.config.stash[_HARNESS]
+    recorder = harness.begin(Analytics())
     request.node.stash[_RECORDER] = recorder
-    yield recorder
+    try:
+        yield recorder
+    finally:
+        notes = harness.end(recorder)
+    request.config.stash[_NOTES].extend(f"{request.node.nodeid}: {note}" for note in notes)
     rejected = recorder.rejected
     if rejected and not options.allow_rejected and not request.node.stash.get(_CALL_FAILED, False):
         __tracebackhide__ = True
@@ -84,5 +136,25 @@ def pytest_runtest_makereport(
     if report.failed and report.when in ("call", "teardown"):
         report.sections.append(("Analytics events", recorder.timeline()))
     if report.when == "teardown":
+        if recorder.client_notes:
+            notes = "\n".join(str(note) for note in recorder.client_notes)
+            report.sections.append(("Analytics SDK lifecycle", notes))
         del item.stash[_RECORDER]  # release the finished test's events
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    config = terminalreporter.config
+    notes: list[str] = config.stash.get(_NOTES, [])
+    harness = config.stash.get(_HARNESS, None)
+    idle = len(harness.idle.orphans) if harness is not None else 0
+    if not notes and not idle:
+        return
+    terminalreporter.section("hybrid-analytics")
+    if idle:
+        terminalreporter.line(
+            f"{idle} PostHog event{'s were' if idle != 1 else ' was'} sent while no test used "
+            "the analytics fixture; kept off the network."
+        )
+    for note in notes:
+        terminalreporter.line(note)

@@ -1,0 +1,390 @@
+"""Every server road into the recorder, driven by the published ``posthog`` SDK (sync and
+async), hand-rolled ``requests``/``httpx`` senders, an app in a subprocess and posthog-node.
+Nothing here reaches a real PostHog host: the roads claim those requests."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import posthog
+import pytest
+import requests
+from posthog import Posthog
+
+from pytest_hybrid_analytics import Analytics, assert_no_duplicates
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+HOSTS = [
+    "https://us.i.posthog.com",
+    "https://eu.i.posthog.com",
+    "https://app.posthog.com",
+    "https://posthog.internal.example",
+]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("sync_mode", [True, False], ids=["sync_mode", "consumer_thread"])
+def test_the_sync_client_is_claimed_whatever_its_host(
+    analytics: Analytics, host: str, sync_mode: bool
+) -> None:
+    client = Posthog("phc_server", host=host, sync_mode=sync_mode, gzip=not sync_mode)
+    client.capture("order_paid", distinct_id="user-1", properties={"amount": 12.5})
+    client.shutdown()
+    [event] = analytics.wait_for("order_paid", source="server", amount=12.5)
+    assert (event.distinct_id, event.api_key, event.lib, event.transport) == (
+        "user-1",
+        "phc_server",
+        "posthog-python",
+        "requests",
+    )
+
+
+def test_capture_v1_and_person_calls(analytics: Analytics) -> None:
+    client = Posthog("phc_v1", host="https://us.i.posthog.com", capture_mode="v1", sync_mode=True)
+    client.capture("v1_event", distinct_id="u1")
+    client.set(distinct_id="u1", properties={"plan": "pro"})
+    client.alias(previous_id="anon-1", distinct_id="u1")
+    client.shutdown()
+    analytics.wait_for("$create_alias")
+    assert analytics.find("$set")[0].set == {"plan": "pro"}
+    assert analytics.identity.same_person("anon-1", "u1")
+    assert {e.endpoint for e in analytics.events} == {"/i/v1/analytics/events"}
+
+
+def test_the_module_level_client(analytics: Analytics, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(posthog, "default_client", None)
+    monkeypatch.setattr(posthog, "project_api_key", "phc_module")
+    monkeypatch.setattr(posthog, "sync_mode", True)
+    posthog.capture("module_event", distinct_id="u2")
+    analytics.wait_for("module_event", distinct_id="u2")
+    posthog.shutdown()
+
+
+def test_eight_threads_through_one_client_lose_and_duplicate_nothing(
+    analytics: Analytics,
+) -> None:
+    client = Posthog("phc_load", flush_at=100, max_queue_size=20_000)
+
+    def send(worker: int) -> None:
+        for n in range(1000):
+            client.capture("load_event", distinct_id=f"w{worker}", properties={"n": n})
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.shutdown()
+    events = analytics.wait_for("load_event", count=8000, timeout=30)
+    assert len(events) == 8000
+    assert len({e.uuid for e in events}) == 8000
+    assert {(e.distinct_id, e.properties["n"]) for e in events} == {
+        (f"w{w}", n) for w in range(8) for n in range(1000)
+    }
+    assert_no_duplicates(events)
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = b"real " + self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def other_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_apps_other_traffic_passes_untouched(analytics: Analytics, other_server: str) -> None:
+    assert requests.get(f"{other_server}/batch/", timeout=5).text == "real /batch/"
+    assert httpx.get(f"{other_server}/e/").text == "real /e/"
+    assert analytics.events == []
+
+
+def test_hand_rolled_senders(analytics: Analytics) -> None:
+    event = {
+        "api_key": "phc_hand",
+        "event": "hand_rolled",
+        "distinct_id": "u3",
+        "properties": {"via": "requests"},
+    }
+    assert requests.post("https://us.i.posthog.com/capture/", json=event, timeout=5).json() == {
+        "status": 1
+    }
+    httpx.post("https://eu.i.posthog.com/i/v0/e/", json={**event, "properties": {"via": "httpx"}})
+    assert sorted(e.properties["via"] for e in analytics.wait_for("hand_rolled", count=2)) == [
+        "httpx",
+        "requests",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_async_posthog_and_async_httpx(analytics: Analytics) -> None:
+    client = posthog.AsyncPosthog("phc_async", host="https://us.i.posthog.com", max_retries=0)
+    await client.capture_immediate("async_event", distinct_id="u4")
+    client.capture("async_queued", distinct_id="u4")
+    await client.shutdown()
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            "https://us.i.posthog.com/i/v0/e/",
+            json={"api_key": "k", "event": "async_hand", "distinct_id": "u4"},
+        )
+    assert answer.status_code == 200
+    assert {e.event for e in analytics.wait_for(lambda n: n.startswith("async_"), count=3)} == {
+        "async_event",
+        "async_queued",
+        "async_hand",
+    }
+    assert {e.transport for e in analytics.events} == {"httpx"}
+
+
+def test_a_tests_own_respx_routes_still_work(analytics: Analytics, respx_mock: object) -> None:
+    import respx
+
+    route = respx.get("https://api.example.test/users").respond(200, json={"users": 1})
+    assert httpx.get("https://api.example.test/users").json() == {"users": 1}
+    assert route.called
+    httpx.post(
+        "https://us.i.posthog.com/i/v0/e/",
+        json={"api_key": "k", "event": "beside_respx", "distinct_id": "u5"},
+    )
+    analytics.wait_for("beside_respx")
+
+
+def test_the_collector_over_real_http(analytics: Analytics) -> None:
+    assert analytics.host is not None
+    assert analytics.host.startswith("http://127.0.0.1:")
+    client = Posthog("phc_collector", host=analytics.host, sync_mode=True)
+    client.capture("over_http", distinct_id="u6")
+    client.shutdown()
+    [event] = analytics.wait_for("over_http")
+    assert (event.transport, event.source) == ("collector", "server")
+
+
+@pytest.mark.analytics(allow_rejected=True)
+def test_the_collector_refuses_bad_input_and_goes_on(analytics: Analytics) -> None:
+    url = f"{analytics.host}/batch/"
+    bad = requests.post(
+        url, data=b"\x1f\x8b\x08broken", timeout=5, headers={"Content-Encoding": "gzip"}
+    )
+    assert bad.status_code == 400
+    assert "the body is not valid gzip" in bad.json()["detail"]
+    empty = requests.post(url, json={"api_key": "k", "batch": []}, timeout=5)
+    assert (empty.status_code, empty.json()["detail"]) == (400, "the batch has no events")
+    unknown = requests.post(f"{analytics.host}/nope", data=b"{}", timeout=5)
+    assert unknown.status_code == 404
+    good = requests.post(
+        url,
+        data=gzip.compress(
+            json.dumps(
+                {"api_key": "k", "batch": [{"event": "after_bad", "distinct_id": "u"}]}
+            ).encode()
+        ),
+        headers={"Content-Encoding": "gzip"},
+        timeout=5,
+    )
+    assert good.status_code == 200
+    analytics.wait_for("after_bad")
+    assert [r.status for r in analytics.rejected] == [400, 400, 404]
+
+
+def test_flags_one_truth_for_the_python_sdk(analytics: Analytics) -> None:
+    analytics.flags.set("new-checkout", "test", payload={"color": "blue"})
+    analytics.flags.set("beta")
+    client = Posthog("phc_flags", host="https://us.i.posthog.com", sync_mode=True)
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert client.get_feature_flag("new-checkout", "u7") == "test"
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert client.get_feature_flag_payload("new-checkout", "u7") == {"color": "blue"}
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert client.feature_enabled("beta", "u7") is True
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert client.feature_enabled("never-set", "u7") is False
+    client.shutdown()
+    called = analytics.wait_for(
+        "$feature_flag_called", source="server", **{"$feature_flag": "new-checkout"}
+    )
+    assert called[0].properties["$feature_flag_response"] == "test"
+
+
+def test_flags_by_local_evaluation(analytics: Analytics) -> None:
+    analytics.flags.set("variant-flag", "blue", payload={"x": 1})
+    analytics.flags.set("off-flag", False)
+    client = Posthog("phc_local", host=analytics.host, secret_key="phx_secret", sync_mode=True)
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert client.get_feature_flag("variant-flag", "u8", only_evaluate_locally=True) == "blue"
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert client.feature_enabled("off-flag", "u8", only_evaluate_locally=True) is False
+    client.shutdown()
+
+
+def test_queued_events_are_flushed_into_the_test_and_unclosed_clients_named(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("""
+        [pytest]
+        addopts = -p no:playwright -p no:cacheprovider
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = ignore::pytest.PytestAssertRewriteWarning
+    """)
+    pytester.makepyfile("""
+        from posthog import Posthog
+
+        CLIENT = []
+
+        def test_forgets_to_flush(analytics):
+            client = Posthog("phc_k", flush_interval=60, flush_at=1000)
+            CLIENT.append(client)
+            client.capture("never_flushed", distinct_id="u")
+
+        def test_next(analytics):
+            assert analytics.find("never_flushed") == []
+            CLIENT[0].shutdown()
+    """)
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= hybrid-analytics =*",
+            "*::test_forgets_to_flush: posthog client created at test_queued_events*.py:6: "
+            "1 queued event flushed at teardown (the app never called flush() or shutdown())",
+            "*::test_forgets_to_flush: posthog client created at test_queued_events*.py:6: never "
+            "shut down (call shutdown() on process exit)",
+        ],
+        consecutive=True,
+    )
+
+
+def test_an_app_in_a_subprocess(analytics: Analytics) -> None:
+    analytics.flags.set("new-checkout", "test")
+    app = subprocess.Popen(
+        [sys.executable, str(FIXTURES / "server_app.py")],
+        env={"POSTHOG_HOST": str(analytics.host), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert app.stdout is not None
+        port = app.stdout.readline().split()[-1]  # blocks until the app listens
+        base = f"http://127.0.0.1:{port}"
+        assert requests.post(
+            f"{base}/api/subscribe", json={"distinct_id": "sub-1", "plan": "pro"}, timeout=10
+        ).ok
+        flag = requests.get(
+            f"{base}/api/flag", params={"distinct_id": "sub-1", "key": "new-checkout"}, timeout=10
+        )
+        assert flag.json() == {"value": "test"}
+    finally:
+        app.terminate()
+        app.communicate(timeout=10)
+    [event] = analytics.wait_for("subscription_created", source="server", plan="pro")
+    assert (event.distinct_id, event.transport, event.api_key) == (
+        "sub-1",
+        "collector",
+        "phc_server_app",
+    )
+    analytics.wait_for("$feature_flag_called", distinct_id="sub-1")
+
+
+def test_posthog_node_in_a_real_node_process(analytics: Analytics) -> None:
+    analytics.flags.set("new-checkout", "variant-b", payload={"discount": 10})
+    analytics.flags.set("beta")
+    run = subprocess.run(
+        ["node", str(FIXTURES / "node_app.mjs"), str(analytics.host)],
+        cwd=FIXTURES,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    told = json.loads(run.stdout.strip().splitlines()[-1])
+    assert told == {
+        "variant": "variant-b",
+        "enabled": True,
+        "payload": {"discount": 10},
+        "missing": False,
+    }
+    [renewal] = analytics.wait_for("subscription_renewed", source="server")
+    assert (renewal.lib, renewal.distinct_id, renewal.properties["amount"]) == (
+        "posthog-node",
+        "node-user-1",
+        29.99,
+    )
+    assert analytics.find("$identify")[0].set == {"email": "node@example.com"}
+    assert analytics.find("$feature_flag_called")
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("""
+        [pytest]
+        addopts = -p no:playwright -p no:cacheprovider
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = ignore::pytest.PytestAssertRewriteWarning
+    """)
+    return pytester
+
+
+def test_nothing_leaves_the_machine_even_without_the_fixture(inner: pytest.Pytester) -> None:
+    inner.makepyfile("""
+        import requests
+        from posthog import Posthog
+
+        def test_app_without_analytics():
+            client = Posthog("phc_real_project", sync_mode=True)
+            client.capture("would_pollute", distinct_id="u")
+            client.shutdown()
+            answer = requests.post("https://eu.i.posthog.com/capture/", timeout=5,
+                                   json={"api_key": "k", "event": "e", "distinct_id": "u"})
+            assert answer.status_code == 200
+    """)
+    result = inner.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "hybrid-analytics: collector http://127.0.0.1:*, extra PostHog hosts: none",
+            "*= hybrid-analytics =*",
+            "2 PostHog events were sent while no test used the analytics fixture; kept off the "
+            "network.",
+        ]
+    )
+
+
+def test_extra_hosts_claim_hand_rolled_senders_to_a_self_hosted_instance(
+    inner: pytest.Pytester,
+) -> None:
+    inner.makepyfile("""
+        import requests
+
+        def test_self_hosted(analytics):
+            requests.post("https://analytics.corp.test/capture/", timeout=5,
+                          json={"api_key": "k", "event": "self_hosted", "distinct_id": "u"})
+            assert analytics.wait_for("self_hosted")[0].transport == "requests"
+    """)
+    inner.runpytest("--analytics-hosts=analytics.corp.test").assert_outcomes(passed=1)
+    inner.makeini("""
+        [pytest]
+        addopts = -p no:playwright -p no:cacheprovider
+        asyncio_default_fixture_loop_scope = function
+        analytics_hosts = analytics.corp.test
+    """)
+    inner.runpytest().assert_outcomes(passed=1)
