@@ -5,6 +5,7 @@ Nothing here reaches a real PostHog host: the roads claim those requests."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from wsgiref.util import setup_testing_defaults
 
 import httpx
 import posthog
@@ -45,6 +47,47 @@ def test_the_sync_client_is_claimed_whatever_its_host(
         "posthog-python",
         "requests",
     )
+
+
+def shop_app(client: Posthog):  # type: ignore[no-untyped-def]
+    """A WSGI app as a Flask or Django view would be: it tracks with the SDK and reads a flag."""
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        body = json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        client.capture(
+            "payment_completed",
+            distinct_id=body["distinct_id"],
+            properties={"amount": body["amount"], "currency": "EUR"},
+        )
+        with pytest.warns(DeprecationWarning, match="deprecated"):
+            checkout = client.get_feature_flag("new-checkout", body["distinct_id"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"checkout": checkout}).encode()]
+
+    return app
+
+
+def test_an_app_in_the_tests_process(analytics: Analytics) -> None:
+    analytics.flags.set("new-checkout", "test")
+    client = Posthog("phc_shop", host="https://eu.i.posthog.com")  # threaded, app defaults
+    app = shop_app(client)
+    payload = json.dumps({"distinct_id": "buyer-1", "amount": 42}).encode()
+    environ: dict[str, object] = {}
+    setup_testing_defaults(environ)
+    environ.update(
+        {
+            "REQUEST_METHOD": "POST",
+            "CONTENT_LENGTH": str(len(payload)),
+            "wsgi.input": io.BytesIO(payload),
+        }
+    )
+    answer = b"".join(app(environ, lambda status, headers: None))
+    assert json.loads(answer) == {"checkout": "test"}
+    client.flush()
+    [paid] = analytics.wait_for("payment_completed", source="server", currency="EUR")
+    assert (paid.distinct_id, paid.properties["amount"]) == ("buyer-1", 42)
+    analytics.wait_for("$feature_flag_called", distinct_id="buyer-1")
+    client.shutdown()
 
 
 def test_capture_v1_and_person_calls(analytics: Analytics) -> None:
