@@ -28,7 +28,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, target: Callable[[], FakePostHog]) -> None:
+    def __init__(self, target: Callable[[str], FakePostHog]) -> None:
         self.target = target
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -54,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
 
     def _refuse(self, status: int, reason: str, body: bytes = b"") -> None:
-        api = self.server.target()
+        api = self.server.target(self.path)
         api.reject(
             RejectedRequest(
                 self.command,
@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if body is None:
             return
-        api = self.server.target()
+        api = self.server.target(self.path)
         answer = api.handle(
             self.command, self.path, dict(self.headers.items()), body, transport="collector"
         )
@@ -117,13 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
 class Collector:
     """A real HTTP server on ``127.0.0.1`` (an ephemeral port) speaking the PostHog API.
 
-    ``target`` returns the fake PostHog API to hand each request to (the current test's).
+    ``target`` returns the fake PostHog API to hand a request for a path to.
 
-    >>> with Collector(lambda: analytics.api) as collector:
+    >>> with Collector(lambda path: analytics.api) as collector:
     ...     Posthog("phc_key", host=collector.url).capture("signed_up", distinct_id="u1")
     """
 
-    def __init__(self, target: Callable[[], FakePostHog]) -> None:
+    def __init__(self, target: Callable[[str], FakePostHog]) -> None:
         self._server = _Server(target)
         self._thread: threading.Thread | None = None
 

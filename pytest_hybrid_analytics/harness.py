@@ -33,8 +33,9 @@ class Analytics(EventRecorder):
         self.flags = flags if flags is not None else FlagBook()
         #: The fake PostHog API that records into this recorder.
         self.api = FakePostHog(self, self.flags)
-        #: The loopback collector's base URL, for SDKs in other processes (``host=``,
-        #: ``api_host``); ``None`` outside a running harness.
+        #: This test's base URL on the loopback collector, for SDKs in other processes
+        #: (``host=``, ``api_host``): ``http://127.0.0.1:<port>/t/<token>``. Requests to it
+        #: after the test ended never reach another test. ``None`` outside a harness.
         self.host: str | None = None
         #: What the end-of-test flush found: queued events, clients never shut down.
         self.client_notes: list[ClientNote] = []

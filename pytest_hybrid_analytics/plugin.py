@@ -83,7 +83,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def analytics_host(pytestconfig: pytest.Config) -> str:
     """The loopback collector's base URL, for app servers a session-scoped fixture starts
-    (their events go to whichever test is running)."""
+    (their events go to whichever test is running; ``analytics.host`` is the per-test URL)."""
     return pytestconfig.stash[_HARNESS].url
 
 
@@ -148,13 +148,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     notes: list[str] = config.stash.get(_NOTES, [])
     harness = config.stash.get(_HARNESS, None)
     idle = len(harness.idle.orphans) if harness is not None else 0
-    if not notes and not idle:
+    late = len(harness.late.orphans) if harness is not None else 0
+    if not notes and not idle and not late:
         return
     terminalreporter.section("hybrid-analytics")
     if idle:
         terminalreporter.line(
             f"{idle} PostHog event{'s were' if idle != 1 else ' was'} sent while no test used "
             "the analytics fixture; kept off the network."
+        )
+    if late:
+        terminalreporter.line(
+            f"{late} PostHog event{'s' if late != 1 else ''} arrived at a test's analytics.host "
+            "after that test had ended; counted in no test."
         )
     for note in notes:
         terminalreporter.line(note)

@@ -9,6 +9,8 @@ context manager.
 from __future__ import annotations
 
 import importlib.util
+import re
+import secrets
 import threading
 from collections.abc import Iterable
 
@@ -21,6 +23,8 @@ from pytest_hybrid_analytics.hosts import PostHogHosts
 from pytest_hybrid_analytics.lifecycle import ClientNote, ClientWatch
 
 __all__ = ["Harness"]
+
+_TOKEN = re.compile(r"^/t/(?P<token>[0-9a-f]{12})(?=/|$)")
 
 
 class Harness:
@@ -36,9 +40,12 @@ class Harness:
     def __init__(self, *, extra_hosts: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._current: Analytics | None = None
+        self._by_token: dict[str, Analytics] = {}
         #: Where requests go while no test is current: answered, kept, never sent.
         self.idle = FakePostHog()
-        self.collector = Collector(self._api)
+        #: Where requests for a test that already ended go: never into the next test.
+        self.late = FakePostHog()
+        self.collector = Collector(self._route)
         self.hosts = PostHogHosts(extra=extra_hosts, exclude=[self.collector.netloc])
         self._requests = RequestsRoad(self.hosts, self._api)
         self._httpx = HttpxRoad(self.hosts, self._api)
@@ -48,6 +55,13 @@ class Harness:
     def _api(self) -> FakePostHog:
         current = self._current
         return current.api if current is not None else self.idle
+
+    def _route(self, path: str) -> FakePostHog:
+        match = _TOKEN.match(path)
+        if match is None:
+            return self._api()
+        analytics = self._by_token.get(match["token"])
+        return analytics.api if analytics is not None else self.late
 
     @property
     def url(self) -> str:
@@ -83,9 +97,11 @@ class Harness:
     def begin(self, analytics: Analytics | None = None) -> Analytics:
         """Make ``analytics`` (or a new one) the test every road delivers to."""
         analytics = analytics if analytics is not None else Analytics()
-        analytics.host = self.url
+        token = secrets.token_hex(6)
+        analytics.host = f"{self.url}/t/{token}"
         with self._lock:
             self._current = analytics
+            self._by_token[token] = analytics
         self._mark = self.clients.mark()
         return analytics
 
@@ -96,6 +112,9 @@ class Harness:
         with self._lock:
             if self._current is analytics:
                 self._current = None
+            for token, known in list(self._by_token.items()):
+                if known is analytics:
+                    del self._by_token[token]
         self._httpx.forget_calls()
         analytics.client_notes.extend(notes)
         return notes

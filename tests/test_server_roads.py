@@ -431,3 +431,27 @@ def test_extra_hosts_claim_hand_rolled_senders_to_a_self_hosted_instance(
         analytics_hosts = analytics.corp.test
     """)
     inner.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_finished_tests_host_never_feeds_the_next_test(inner: pytest.Pytester) -> None:
+    inner.makepyfile("""
+        import requests
+
+        HOSTS = []
+        BODY = {"api_key": "k", "batch": [{"event": "late", "distinct_id": "u"}]}
+
+        def test_one(analytics):
+            HOSTS.append(analytics.host)
+
+        def test_two(analytics, analytics_host):
+            assert requests.post(HOSTS[0] + "/batch/", json=BODY, timeout=5).status_code == 200
+            assert analytics.find("late") == []
+            assert analytics.host != HOSTS[0]
+            requests.post(analytics_host + "/batch/", json=BODY, timeout=5)
+            assert len(analytics.wait_for("late")) == 1
+    """)
+    result = inner.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "1 PostHog event arrived at a test's analytics.host after that test had ended; counted "
+        "in no test."])
