@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_hybrid_analytics.events import Source
 from pytest_hybrid_analytics.flags import FlagBook
@@ -20,7 +20,7 @@ from pytest_hybrid_analytics.ingest import capture_path, parse_capture_request
 from pytest_hybrid_analytics.recorder import EventRecorder, RejectedRequest
 from pytest_hybrid_analytics.wire import PayloadError, decode_body, header, split_url
 
-__all__ = ["Answer", "FakePostHog", "remote_config"]
+__all__ = ["Answer", "Endpoint", "FakePostHog", "remote_config"]
 
 _CONFIG = re.compile(r"/array/(?P<token>[^/]+)/config(?P<js>\.js)?$")
 _FLAGS = re.compile(r"/(flags|decide)/?$")
@@ -57,6 +57,25 @@ class Answer:
             return json.loads(self.body)
         except ValueError:
             return None
+
+
+class Endpoint(Protocol):
+    """What a transport front-end hands requests to: the fake API, or a gate in front of it."""
+
+    def handle(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        *,
+        source: Source | None = None,
+        transport: str = "",
+    ) -> Answer:
+        """Answer one request."""
+
+    def reject(self, request: RejectedRequest) -> None:
+        """Keep a request that could not be handed over whole."""
 
 
 def remote_config(token: str) -> dict[str, Any]:

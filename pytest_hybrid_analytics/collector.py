@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pytest_hybrid_analytics.api import Answer, FakePostHog
+from pytest_hybrid_analytics.api import Answer, Endpoint
 from pytest_hybrid_analytics.recorder import RejectedRequest
 
 __all__ = ["MAX_REQUEST_BYTES", "Collector"]
@@ -28,7 +28,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, target: Callable[[str], FakePostHog]) -> None:
+    def __init__(self, target: Callable[[str], Endpoint]) -> None:
         self.target = target
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -123,7 +123,7 @@ class Collector:
     ...     Posthog("phc_key", host=collector.url).capture("signed_up", distinct_id="u1")
     """
 
-    def __init__(self, target: Callable[[str], FakePostHog]) -> None:
+    def __init__(self, target: Callable[[str], Endpoint]) -> None:
         self._server = _Server(target)
         self._thread: threading.Thread | None = None
 
