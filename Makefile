@@ -19,6 +19,11 @@ $(STAMPS)/node: fixtures/package.json fixtures/package-lock.json
 	cd fixtures && npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
+# Playwright cannot download its browsers here: the plugin launches Debian's Chromium instead.
+$(STAMPS)/chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@mkdir -p $(STAMPS) && touch $@
+
 demo: $(STAMPS)/venv
 	$(PY) examples/replay_payloads.py
 
@@ -29,7 +34,7 @@ lint: $(STAMPS)/venv
 types: $(STAMPS)/venv
 	$(PY) -m mypy pytest_hybrid_analytics
 
-unit: $(STAMPS)/venv $(STAMPS)/node
+unit: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/chromium
 	$(PY) -m pytest --cov --cov-report=term:skip-covered
 
 test: lint types unit

@@ -114,6 +114,9 @@ class FakePostHog:
         self.flags = flags if flags is not None else FlagBook()
         #: Events and rejected requests that arrived while no recorder was attached.
         self.orphans = EventRecorder()
+        #: Changes to the remote config posthog-js is served (``/array/<token>/config``), e.g.
+        #: ``{"supportedCompression": ["base64"]}`` or ``{"sessionRecording": {...}}``.
+        self.remote_config: dict[str, Any] = {}
 
     def _sink(self) -> EventRecorder:
         return self.recorder if self.recorder is not None else self.orphans
@@ -142,7 +145,7 @@ class FakePostHog:
             return self._flags(method, url, headers, body, transport, cors, query)
         config = _CONFIG.search(path)
         if config:
-            settings = remote_config(config["token"])
+            settings = {**remote_config(config["token"]), **self.remote_config}
             if config["js"]:
                 script = (
                     "window._POSTHOG_REMOTE_CONFIG=window._POSTHOG_REMOTE_CONFIG||{};"
@@ -213,7 +216,10 @@ class FakePostHog:
                 {"type": "validation_error", "code": "invalid_payload", "detail": str(exc)},
                 cors,
             )
-        self._sink().record(events)
+        query = split_url(url)[1]
+        attempt = header(headers, "PostHog-Attempt")
+        retry = bool(query.get("retry_count")) or (attempt.isdigit() and int(attempt) > 1)
+        self._sink().record(events, retry=retry)
         if "/i/v1/" in url:
             results = {e.uuid: {"result": "ok"} for e in events if e.uuid}
             return Answer.json(200, {"results": results}, cors)

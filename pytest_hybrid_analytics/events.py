@@ -93,6 +93,8 @@ class CapturedEvent:
     endpoint: str = ""
     #: The road it came by (``"browser"``, ``"requests"``, ``"httpx"``, ``"collector"``...).
     transport: str = ""
+    #: How the request body was encoded (``"gzip"``, ``"base64"``, ``"json"``, ``"lz64"``...).
+    encoding: str = ""
     _recorder: EventRecorder | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -220,6 +222,7 @@ def event_from_wire(
     lib: str | None = None,
     endpoint: str = "",
     transport: str = "",
+    encoding: str = "",
 ) -> CapturedEvent:
     """Turn one event object, as any PostHog SDK puts it on the wire, into a ``CapturedEvent``.
 
@@ -266,4 +269,5 @@ def event_from_wire(
         raw_timestamp=raw_timestamp,
         endpoint=endpoint,
         transport=transport,
+        encoding=encoding,
     )

@@ -6,7 +6,7 @@ Free of pytest, so it also works as a plain object outside a test run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_hybrid_analytics.api import FakePostHog
 from pytest_hybrid_analytics.flags import FlagBook
@@ -39,3 +39,21 @@ class Analytics(EventRecorder):
         self.host: str | None = None
         #: What the end-of-test flush found: queued events, clients never shut down.
         self.client_notes: list[ClientNote] = []
+        #: What posthog-js said in the console of attached pages (why it dropped an event...).
+        self.console: list[str] = []
+        self._browser: dict[str, Any] | None = None
+
+    def attach(self, page_or_context: Any) -> Any:
+        """Record the PostHog events of every page of a Playwright ``BrowserContext`` (or of a
+        ``Page``'s context) you made by hand; pytest-playwright's ``context`` and ``page``
+        fixtures are attached already. Returns the context.
+
+        >>> alice = browser.new_context()
+        >>> analytics.attach(alice)
+        >>> alice.new_page().goto(shop_url)
+        """
+        if self._browser is None:
+            raise RuntimeError("attach() needs a running harness: use the analytics fixture")
+        from pytest_hybrid_analytics.browser import attach
+
+        return attach(self, page_or_context, **self._browser)

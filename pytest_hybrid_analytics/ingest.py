@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_hybrid_analytics.events import CapturedEvent, Source, event_from_wire, parse_timestamp
-from pytest_hybrid_analytics.wire import PayloadError, decode_body, header, split_url
+from pytest_hybrid_analytics.wire import PayloadError, decode_body_encoding, header, split_url
 
 __all__ = ["CAPTURE_PATHS", "capture_path", "parse_capture_request"]
 
@@ -106,7 +106,7 @@ def parse_capture_request(
         raise PayloadError(
             f"{path} is not a PostHog ingestion path (expected one of /e/, /batch/, …)"
         )
-    payload = decode_body(body, headers, query)
+    payload, encoding = decode_body_encoding(body, headers, query)
     raw_events, envelope = _envelope(payload)
     if not raw_events:
         raise PayloadError("the batch has no events")
@@ -134,6 +134,7 @@ def parse_capture_request(
                     lib=lib,
                     endpoint=endpoint + ("" if endpoint.startswith("/i/v1") else "/"),
                     transport=transport,
+                    encoding=encoding,
                 )
             )
         except PayloadError as exc:

@@ -3,11 +3,15 @@ elsewhere (``session.Harness``, ``harness.Analytics``)."""
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+from pytest_hybrid_analytics.browser import find_posthog_js, launch_options
 from pytest_hybrid_analytics.factory import AnalyticsFactory
 from pytest_hybrid_analytics.harness import Analytics
 from pytest_hybrid_analytics.report import format_rejected
@@ -50,13 +54,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "requests are always claimed. Ini: analytics_hosts.",
     )
     parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
+    parser.addini(
+        "analytics_posthog_js",
+        "the posthog-js package folder whose dist/ serves pages the SDK's own files (default: "
+        "node_modules/posthog-js found from the rootdir; env HYBRID_ANALYTICS_POSTHOG_JS)",
+    )
+    parser.addini(
+        "analytics_chromium",
+        "the Chromium executable to launch instead of Playwright's own "
+        "(default: Playwright's if installed, else the system's; env HYBRID_ANALYTICS_CHROMIUM)",
+    )
+    parser.addini(
+        "analytics_flush_ms",
+        "posthog-js's batch interval in test pages, 250..5000 ms; 0 sends every event at once",
+        default="250",
+    )
+
+
+def _setting(config: pytest.Config, ini: str, env: str) -> str | None:
+    return os.environ.get(env) or config.getini(ini) or None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
     option = config.getoption("analytics_hosts")
     hosts = option.split(",") if option else config.getini("analytics_hosts")
-    config.stash[_HARNESS] = Harness(extra_hosts=hosts).start()
+    flush = str(config.getini("analytics_flush_ms"))
+    if not flush.isdigit() or (int(flush) and not 250 <= int(flush) <= 5000):
+        raise pytest.UsageError(
+            f"analytics_flush_ms must be 0 or 250..5000 (posthog-js clamps it), got {flush!r}"
+        )
+    posthog_js = find_posthog_js(
+        config.rootpath, _setting(config, "analytics_posthog_js", "HYBRID_ANALYTICS_POSTHOG_JS")
+    )
+    config.stash[_HARNESS] = Harness(
+        extra_hosts=hosts, posthog_js=posthog_js, flush_ms=int(flush)
+    ).start()
     config.stash[_NOTES] = []
 
 
@@ -77,7 +110,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     harness = config.stash[_HARNESS]
     extra = ", ".join(sorted(harness.hosts.extra)) or "none"
-    return f"hybrid-analytics: collector {harness.url}, extra PostHog hosts: {extra}"
+    js = harness.posthog_js or "none found (set analytics_posthog_js)"
+    return (
+        f"hybrid-analytics: collector {harness.url}, extra PostHog hosts: {extra}, "
+        f"posthog-js files: {js}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +152,36 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
             "@pytest.mark.analytics(allow_rejected=True) if bad input is what it tests "
             "(README, 'Rejected requests')."
         )
+
+
+@pytest.fixture(autouse=True)
+def _analytics_before_the_browser(request: pytest.FixtureRequest) -> None:
+    """Set ``analytics`` up before pytest-playwright's ``context``, so the context closes
+    first and the beacons its pages send at ``pagehide`` still land in this test."""
+    if "analytics" in request.fixturenames:
+        request.getfixturevalue("analytics")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    value = yield
+    if fixturedef.argname == "browser_type_launch_args" and isinstance(value, dict):
+        browser_type = request.getfixturevalue("browser_type")
+        value.update(
+            launch_options(
+                value,
+                browser_name=browser_type.name,
+                bundled=browser_type.executable_path,
+                configured=_setting(
+                    request.config, "analytics_chromium", "HYBRID_ANALYTICS_CHROMIUM"
+                ),
+            )
+        )
+    elif fixturedef.argname == "context":
+        recorder = request.node.stash.get(_RECORDER, None)
+        if recorder is not None:
+            recorder.attach(value)
+    return value
 
 
 @pytest.fixture
@@ -158,9 +225,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "the analytics fixture; kept off the network."
         )
     if late:
+        names = Counter(e.event for e in harness.late.orphans.events) if harness else Counter()
+        which = ", ".join(f"{name} x{count}" for name, count in names.most_common(5))
         terminalreporter.line(
-            f"{late} PostHog event{'s' if late != 1 else ''} arrived at a test's analytics.host "
-            "after that test had ended; counted in no test."
+            f"{late} PostHog event{'s' if late != 1 else ''} ({which}) arrived at a test's "
+            "analytics.host after that test had ended; counted in no test."
         )
     for note in notes:
         terminalreporter.line(note)

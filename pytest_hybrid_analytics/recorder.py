@@ -49,17 +49,30 @@ class EventRecorder:
         self._cond = threading.Condition()
         self._events: list[CapturedEvent] = []
         self._rejected: list[RejectedRequest] = []
+        self._retried: list[CapturedEvent] = []
+        self._uuids: set[str] = set()
         self._generation = 0
 
     # -- writing (the fake PostHog API calls these) ------------------------------------------
 
-    def record(self, events: Iterable[CapturedEvent]) -> None:
-        """Add decoded events to the timeline and wake every ``wait_for``."""
+    def record(self, events: Iterable[CapturedEvent], *, retry: bool = False) -> None:
+        """Add decoded events to the timeline and wake every ``wait_for``.
+
+        ``retry`` marks a request the SDK says it is sending again (posthog-js's
+        ``?retry_count=``): its events already recorded are kept apart in :attr:`retried`, as
+        PostHog's ingestion drops a uuid it already has. Any other repeat is recorded (and
+        :func:`assert_no_duplicates` reports it).
+        """
         batch = list(events)
         for event in batch:
             event._recorder = self
         with self._cond:
+            if retry:
+                again = [e for e in batch if e.uuid is not None and e.uuid in self._uuids]
+                self._retried.extend(again)
+                batch = [e for e in batch if e.uuid is None or e.uuid not in self._uuids]
             self._events.extend(batch)
+            self._uuids.update(e.uuid for e in batch if e.uuid is not None)
             self._cond.notify_all()
 
     def reject(self, request: RejectedRequest) -> None:
@@ -73,6 +86,8 @@ class EventRecorder:
         with self._cond:
             self._events = []
             self._rejected = []
+            self._retried = []
+            self._uuids = set()
             self._generation += 1
             self._cond.notify_all()
 
@@ -89,6 +104,12 @@ class EventRecorder:
         """Requests that could not be decoded, each with its ``reason`` (a copy)."""
         with self._cond:
             return list(self._rejected)
+
+    @property
+    def retried(self) -> list[CapturedEvent]:
+        """Events an SDK retry delivered again after they were recorded (not on the timeline)."""
+        with self._cond:
+            return list(self._retried)
 
     @property
     def identity(self) -> Identity:

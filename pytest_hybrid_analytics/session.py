@@ -13,10 +13,12 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 from pytest_hybrid_analytics._httpx_road import HttpxRoad
 from pytest_hybrid_analytics._requests_road import RequestsRoad
-from pytest_hybrid_analytics.api import FakePostHog
+from pytest_hybrid_analytics.api import Endpoint, FakePostHog
+from pytest_hybrid_analytics.browser import BrowserGate
 from pytest_hybrid_analytics.collector import Collector
 from pytest_hybrid_analytics.harness import Analytics
 from pytest_hybrid_analytics.hosts import PostHogHosts
@@ -37,7 +39,17 @@ class Harness:
     ...     harness.end(analytics)
     """
 
-    def __init__(self, *, extra_hosts: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        extra_hosts: Iterable[str] = (),
+        posthog_js: Path | None = None,
+        flush_ms: int = 250,
+    ) -> None:
+        #: posthog-js's ``dist/`` to serve the SDK's own files to pages from (or ``None``).
+        self.posthog_js = posthog_js
+        #: posthog-js's batch interval in attached pages (``0``: no batching).
+        self.flush_ms = flush_ms
         self._lock = threading.Lock()
         self._current: Analytics | None = None
         self._by_token: dict[str, Analytics] = {}
@@ -56,12 +68,15 @@ class Harness:
         current = self._current
         return current.api if current is not None else self.idle
 
-    def _route(self, path: str) -> FakePostHog:
+    def _route(self, path: str) -> Endpoint:
         match = _TOKEN.match(path)
         if match is None:
             return self._api()
         analytics = self._by_token.get(match["token"])
-        return analytics.api if analytics is not None else self.late
+        api = analytics.api if analytics is not None else self.late
+        if path[match.end() :].startswith("/browser/"):
+            return BrowserGate(api, self.posthog_js)
+        return api
 
     @property
     def url(self) -> str:
@@ -99,6 +114,11 @@ class Harness:
         analytics = analytics if analytics is not None else Analytics()
         token = secrets.token_hex(6)
         analytics.host = f"{self.url}/t/{token}"
+        analytics._browser = {
+            "collector_base": f"{analytics.host}/browser",
+            "dist": self.posthog_js,
+            "flush_ms": self.flush_ms,
+        }
         with self._lock:
             self._current = analytics
             self._by_token[token] = analytics

@@ -70,9 +70,9 @@ def _inflate(data: bytes, wbits: int, what: str) -> bytes:
     return out
 
 
-def _uncompress(body: bytes, content_encoding: str) -> bytes:
+def _uncompress(body: bytes, content_encoding: str) -> tuple[bytes, str]:
     if body[:2] == _GZIP_MAGIC:
-        return _inflate(body, 16 + zlib.MAX_WBITS, "gzip")
+        return _inflate(body, 16 + zlib.MAX_WBITS, "gzip"), "gzip"
     if body[:4] == _ZSTD_MAGIC:
         try:
             import zstandard  # type: ignore[import-not-found,unused-ignore]
@@ -86,16 +86,16 @@ def _uncompress(body: bytes, content_encoding: str) -> bytes:
             )
         except zstandard.ZstdError as exc:
             raise PayloadError(f"the body is not valid zstd ({exc})") from None
-        return out
+        return out, "zstd"
     encoding = content_encoding.strip().lower()
     if encoding == "deflate" and body[:1] in (b"\x78", b"\x58", b"\x68", b"\x08"):
-        return _inflate(body, zlib.MAX_WBITS, "deflate")
+        return _inflate(body, zlib.MAX_WBITS, "deflate"), "deflate"
     if encoding == "gzip" and body.lstrip()[:1] not in (b"{", b"["):
         # The header says gzip but the bytes are neither gzip nor JSON.
         raise PayloadError("Content-Encoding says gzip but the body has no gzip header (1f 8b)")
     if len(body) > MAX_BODY_BYTES:
         raise PayloadError(f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
-    return body
+    return body, ""
 
 
 def _text(raw: bytes) -> str:
@@ -126,7 +126,7 @@ def _from_base64(value: str) -> str:
     return _text(raw)
 
 
-def _form_data(text: str, query: Mapping[str, list[str]]) -> Any:
+def _form_data(text: str, query: Mapping[str, list[str]]) -> tuple[Any, str]:
     form = parse_qs(text, keep_blank_values=True)
     values = form.get("data")
     if not values:
@@ -135,13 +135,13 @@ def _form_data(text: str, query: Mapping[str, list[str]]) -> Any:
     compression = (form.get("compression") or query.get("compression") or [""])[0].lower()
     if compression == "lz64":
         try:
-            return _json(decompress_from_base64(value), "lz64 data= field")
+            return _json(decompress_from_base64(value), "lz64 data= field"), "lz64"
         except LZ64Error as exc:
             raise PayloadError(f"the data= field is not valid lz64 ({exc})") from None
     stripped = value.lstrip()
     if compression != "base64" and stripped[:1] in ("{", "["):
-        return _json(value, "data= field")
-    return _json(_from_base64(value), "base64 data= field")
+        return _json(value, "data= field"), "form"
+    return _json(_from_base64(value), "base64 data= field"), "base64"
 
 
 def decode_body(
@@ -157,22 +157,37 @@ def decode_body(
     >>> decode_body(b'{"event": "x"}')
     {'event': 'x'}
     """
+    return decode_body_encoding(body, headers, query)[0]
+
+
+def decode_body_encoding(
+    body: bytes | str | None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, list[str]] | None = None,
+) -> tuple[Any, str]:
+    """:func:`decode_body`, also saying how the body was encoded: ``"gzip"``, ``"deflate"``,
+    ``"zstd"``, ``"base64"``, ``"lz64"``, ``"form"`` (JSON in ``data=``) or ``"json"``.
+
+    >>> decode_body_encoding(b'data=eyJhIjogMX0%3D')
+    ({'a': 1}, 'base64')
+    """
     if body is None:
         raise PayloadError("the request has no body")
     raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     if not raw.strip():
         raise PayloadError("the request body is empty")
-    raw = _uncompress(raw, header(headers, "Content-Encoding"))
+    raw, compressed = _uncompress(raw, header(headers, "Content-Encoding"))
     text = _text(raw).strip()
     if not text:
         raise PayloadError("the request body is empty after decompression")
     query = query or {}
     if text[:1] in ("{", "["):
-        return _json(text, "body")
+        return _json(text, "body"), compressed or "json"
     if text.startswith("data=") or "&data=" in text:
-        return _form_data(text, query)
+        value, form = _form_data(text, query)
+        return value, compressed or form
     if (query.get("compression") or [""])[0].lower() == "base64":
-        return _json(_from_base64(text), "base64 body")
+        return _json(_from_base64(text), "base64 body"), compressed or "base64"
     snippet = text[:40] + ("…" if len(text) > 40 else "")
     raise PayloadError(f"the body is neither JSON, gzip nor a data= form: {snippet!r}")
 

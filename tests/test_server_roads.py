@@ -404,7 +404,8 @@ def test_nothing_leaves_the_machine_even_without_the_fixture(inner: pytest.Pytes
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "hybrid-analytics: collector http://127.0.0.1:*, extra PostHog hosts: none",
+            "hybrid-analytics: collector http://127.0.0.1:*, extra PostHog hosts: none, posthog-js "
+            "files: none found (set analytics_posthog_js)",
             "*= hybrid-analytics =*",
             "2 PostHog events were sent while no test used the analytics fixture; kept off the "
             "network.",
@@ -452,6 +453,9 @@ def test_a_finished_tests_host_never_feeds_the_next_test(inner: pytest.Pytester)
     """)
     result = inner.runpytest()
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines([
-        "1 PostHog event arrived at a test's analytics.host after that test had ended; counted "
-        "in no test."])
+    result.stdout.fnmatch_lines(
+        [
+            "1 PostHog event arrived at a test's analytics.host after that test had ended; counted "
+            "in no test."
+        ]
+    )
