@@ -43,6 +43,12 @@ class Analytics(EventRecorder):
         self.console: list[str] = []
         self._browser: dict[str, Any] | None = None
 
+    def _notes(self) -> list[str]:
+        if not self.console:
+            return []
+        shown = list(dict.fromkeys(self.console))[-8:]
+        return ["posthog-js said in the browser console:", *(f"  {line}" for line in shown)]
+
     def attach(self, page_or_context: Any) -> Any:
         """Record the PostHog events of every page of a Playwright ``BrowserContext`` (or of a
         ``Page``'s context) you made by hand; pytest-playwright's ``context`` and ``page``

@@ -183,7 +183,12 @@ class EventRecorder:
             snapshot, rejected = list(self._events), list(self._rejected)
         raise AssertionError(
             self._timeout_message(query, count, timeout, matches, snapshot, rejected)
+            + "".join(f"\n{note}" for note in self._notes())
         )
+
+    def _notes(self) -> list[str]:
+        """More to say when a wait times out (a road's own observations)."""
+        return []
 
     def timeline(self, *, properties: Iterable[str] = ()) -> str:
         """The captured timeline as a text table (what failure messages show)."""

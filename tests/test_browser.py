@@ -170,3 +170,35 @@ def test_two_users_in_two_contexts_made_by_hand(
 def test_attach_outside_the_fixture_is_refused() -> None:
     with pytest.raises(RuntimeError, match="attach\\(\\) needs a running harness"):
         Analytics().attach(object())
+
+
+def test_recordings_surveys_and_lazy_scripts_are_answered(
+    analytics: Analytics, page: Page, web_app: WebApp
+) -> None:
+    analytics.api.remote_config.update({"sessionRecording": {"endpoint": "/s/"}, "surveys": True})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{web_app.url}/snippet.html")
+    page.click("#buy")
+    snapshots = analytics.wait_for("$snapshot", source="client")
+    assert snapshots[0].endpoint == "/s/"
+    assert any("lazy-recorder.js" in url for url in requests)
+    assert any("/api/surveys" in url for url in requests)
+    assert all(
+        url.startswith(("http://127.0.0.1", "https://us-assets.i.posthog.com")) for url in requests
+    ), requests
+    assert analytics.rejected == []
+
+
+def test_when_posthog_js_drops_events_the_failure_says_why(
+    analytics: Analytics, page: Page, web_app: WebApp
+) -> None:
+    page.goto(f"{web_app.url}/burst.html")
+    analytics.wait_for("$pageview")
+    page.click("#burst")
+    analytics.wait_for("burst_event", count=90)
+    with pytest.raises(AssertionError) as failure:
+        analytics.wait_for("burst_event", n=149, timeout=1)
+    message = str(failure.value)
+    assert "posthog-js said in the browser console:" in message
+    assert "client rate limiting" in message
