@@ -6,10 +6,12 @@ Free of pytest, so it also works as a plain object outside a test run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_hybrid_analytics.api import FakePostHog
 from pytest_hybrid_analytics.flags import FlagBook
+from pytest_hybrid_analytics.query import Query
 from pytest_hybrid_analytics.recorder import EventRecorder
 
 if TYPE_CHECKING:
@@ -42,12 +44,30 @@ class Analytics(EventRecorder):
         #: What posthog-js said in the console of attached pages (why it dropped an event...).
         self.console: list[str] = []
         self._browser: dict[str, Any] | None = None
+        self._flush_clients: Callable[[], list[tuple[str, int]]] | None = None
 
-    def _notes(self) -> list[str]:
-        if not self.console:
-            return []
-        shown = list(dict.fromkeys(self.console))[-8:]
-        return ["posthog-js said in the browser console:", *(f"  {line}" for line in shown)]
+    def _notes(self, query: Query) -> list[str]:
+        notes = []
+        if self._flush_clients is not None:
+            before = len(self)
+            for site, delivered in self._flush_clients():
+                if delivered:
+                    notes.append(
+                        f"{delivered} event{'s were' if delivered != 1 else ' was'} "
+                        f"still queued in the posthog client created at {site}: the app "
+                        "never flushed it (guide: 'Server-side events delayed': call "
+                        "flush() after the request, shutdown() on exit)."
+                    )
+            late = [e for e in self.events[before:] if query.matches(e)]
+            if late:
+                notes.append(
+                    f"After that flush, {len(late)} event{'s' * (len(late) != 1)} "
+                    "matching the query arrived."
+                )
+        if self.console:
+            shown = list(dict.fromkeys(self.console))[-8:]
+            notes += ["posthog-js said in the browser console:", *(f"  {line}" for line in shown)]
+        return notes
 
     def attach(self, page_or_context: Any) -> Any:
         """Record the PostHog events of every page of a Playwright ``BrowserContext`` (or of a

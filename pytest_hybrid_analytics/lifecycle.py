@@ -115,18 +115,24 @@ class ClientWatch:
             self._tracked = [item for item in self._tracked if item.client() is not None]
             return list(self._tracked)
 
-    def settle(self, since: int, count_events: Callable[[], int]) -> list[ClientNote]:
-        """Flush every live client that was not shut down; report what it delivered and which
-        clients created since ``since`` were never shut down."""
-        notes = []
+    def flush_live(self, count_events: Callable[[], int]) -> list[tuple[_Tracked, int]]:
+        """Flush every live client not shut down; each with how many events it delivered
+        (``count_events`` counts the recorder they land in)."""
+        delivered = []
         for item in self._live():
             client = item.client()
             if client is None or item.shut_down:
                 continue
             before = count_events()
             client.flush()
-            flushed = count_events() - before
-            created_here = item.number >= since
+            delivered.append((item, count_events() - before))
+        return delivered
+
+    def settle(self, since: int, count_events: Callable[[], int]) -> list[ClientNote]:
+        """Flush every live client that was not shut down; report what it delivered and which
+        clients created since ``since`` were never shut down."""
+        notes = []
+        for item, flushed in self.flush_live(count_events):
             if flushed:
                 notes.append(
                     ClientNote(
@@ -137,7 +143,7 @@ class ClientWatch:
                         flushed,
                     )
                 )
-            if created_here:
+            if item.number >= since:
                 notes.append(
                     ClientNote(item.site, "never shut down (call shutdown() on process exit)")
                 )

@@ -183,11 +183,11 @@ class EventRecorder:
             snapshot, rejected = list(self._events), list(self._rejected)
         raise AssertionError(
             self._timeout_message(query, count, timeout, matches, snapshot, rejected)
-            + "".join(f"\n{note}" for note in self._notes())
+            + "".join(f"\n{note}" for note in self._notes(query))
         )
 
-    def _notes(self) -> list[str]:
-        """More to say when a wait times out (a road's own observations)."""
+    def _notes(self, query: Query) -> list[str]:
+        """More to say when a wait for ``query`` times out (a road's own observations)."""
         return []
 
     def timeline(self, *, properties: Iterable[str] = ()) -> str:

@@ -114,6 +114,9 @@ class Harness:
         analytics = analytics if analytics is not None else Analytics()
         token = secrets.token_hex(6)
         analytics.host = f"{self.url}/t/{token}"
+        analytics._flush_clients = lambda: [
+            (item.site, count) for item, count in self.clients.flush_live(lambda: len(analytics))
+        ]
         analytics._browser = {
             "collector_base": f"{analytics.host}/browser",
             "dist": self.posthog_js,

@@ -466,3 +466,20 @@ def test_a_finished_tests_host_never_feeds_the_next_test(inner: pytest.Pytester)
             "ended; counted in no test."
         ]
     )
+
+
+def test_a_wait_that_times_out_says_the_app_never_flushed(analytics: Analytics) -> None:
+    client = Posthog("phc_unflushed", flush_interval=60, flush_at=1000)
+    client.capture("report_generated", distinct_id="u9")
+    with pytest.raises(AssertionError) as failure:
+        analytics.wait_for("report_generated", timeout=0.2)
+    assert (
+        "1 event was still queued in the posthog client created at tests/test_server_roads.py:"
+        in str(failure.value)
+    )
+    assert str(failure.value).endswith(
+        "the app never flushed it (guide: 'Server-side events delayed': call flush() after the "
+        "request, shutdown() on exit).\nAfter that flush, 1 event matching the query arrived."
+    )
+    assert len(analytics.find("report_generated")) == 1
+    client.shutdown()
