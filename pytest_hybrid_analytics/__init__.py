@@ -11,9 +11,12 @@
 
 from pytest_hybrid_analytics.assertions import (
     assert_no_duplicates,
+    assert_no_pii,
+    assert_same_api_key,
     assert_same_person,
     assert_same_user_journey,
     assert_single_distinct_id,
+    assert_utc_timestamps,
 )
 from pytest_hybrid_analytics.events import CapturedEvent
 from pytest_hybrid_analytics.flags import FlagBook
@@ -34,8 +37,11 @@ __all__ = [
     "PayloadError",
     "RejectedRequest",
     "assert_no_duplicates",
+    "assert_no_pii",
+    "assert_same_api_key",
     "assert_same_person",
     "assert_same_user_journey",
     "assert_single_distinct_id",
+    "assert_utc_timestamps",
     "parse_capture_request",
 ]

@@ -16,8 +16,22 @@
   if (window[HOOKED]) return;
   Object.defineProperty(window, HOOKED, {value: true});
   const INSTANCES = [];
+  const CAPTURED = [];   // the uuid of every event posthog-js captured in this document
+  // Send what posthog-js still holds in its batch queue now, and return the uuid of every event
+  // it captured in this document, so the harness can wait until each one is recorded
+  // (analytics.flush()), in flight or queued. posthog-js has no public flush: this uses its
+  // RequestQueue's _queue and _flush, probed, and sends nothing itself without them.
+  function flush() {
+    for (const instance of INSTANCES) {
+      const queue = instance._requestQueue;
+      if (!queue || typeof queue._flush !== 'function') continue;
+      if (typeof queue._clearFlushTimeout === 'function') queue._clearFlushTimeout();
+      queue._flush();
+    }
+    return CAPTURED.slice();
+  }
   // Tests can reach an instance an npm bundle keeps private: window.__hybridAnalytics.instances
-  Object.defineProperty(window, '__hybridAnalytics', {value: {instances: INSTANCES}});
+  Object.defineProperty(window, '__hybridAnalytics', {value: {instances: INSTANCES, flush}});
 
   // https://us.i.posthog.com/i/v0/e/?x=1 -> <COLLECTOR>/https/us.i.posthog.com/i/v0/e/?x=1
   function toCollector(url) {
@@ -69,7 +83,12 @@
     Object.defineProperty(proto, HOOKED, {value: true});
     proto.init = function (token, config, name) {
       const instance = init.call(this, token, withTestOptions(config, rewriteSupported(this)), name);
-      if (instance && INSTANCES.indexOf(instance) === -1) INSTANCES.push(instance);
+      if (instance && INSTANCES.indexOf(instance) === -1) {
+        INSTANCES.push(instance);
+        if (typeof instance.on === 'function') {   // posthog-js's public event hook
+          instance.on('eventCaptured', (event) => { if (event && event.uuid) CAPTURED.push(event.uuid); });
+        }
+      }
       return instance;
     };
   }

@@ -218,7 +218,14 @@ class FakePostHog:
             )
         query = split_url(url)[1]
         attempt = header(headers, "PostHog-Attempt")
-        retry = bool(query.get("retry_count")) or (attempt.isdigit() and int(attempt) > 1)
+        # A re-delivery: an SDK retry (posthog-js ?retry_count=, capture v1 PostHog-Attempt), or
+        # the sendBeacon posthog-js sends at unload (no-cors), which re-sends a batch whose
+        # fetch the navigation interrupted after the fetch had already arrived.
+        retry = (
+            bool(query.get("retry_count"))
+            or (attempt.isdigit() and int(attempt) > 1)
+            or header(headers, "Sec-Fetch-Mode").lower() == "no-cors"
+        )
         self._sink().record(events, retry=retry)
         if "/i/v1/" in url:
             results = {e.uuid: {"result": "ok"} for e in events if e.uuid}

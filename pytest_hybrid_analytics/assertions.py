@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from itertools import pairwise
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_hybrid_analytics.events import CapturedEvent
 from pytest_hybrid_analytics.identity import Identity
@@ -22,12 +22,19 @@ from pytest_hybrid_analytics.query import Query
 from pytest_hybrid_analytics.recorder import EventRecorder, events_of
 from pytest_hybrid_analytics.report import format_timeline, on_timeline
 
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics.pii import PiiGuard
+    from pytest_hybrid_analytics.run import Finding
+
 __all__ = [
     "Step",
     "assert_no_duplicates",
+    "assert_no_pii",
+    "assert_same_api_key",
     "assert_same_person",
     "assert_same_user_journey",
     "assert_single_distinct_id",
+    "assert_utc_timestamps",
 ]
 
 Events = EventRecorder | Iterable[CapturedEvent]
@@ -417,3 +424,94 @@ def assert_same_user_journey(
     marks = {id(e): f"step {n}" for n, e in enumerate(best, start=1)}
     marks.update({id(e): f"step {broken + 1}?" for e in elsewhere[:5]})
     _fail(lines, evs, identity, marks=marks)
+
+
+def _fail_findings(
+    name: str, findings: Sequence[Finding], evs: list[CapturedEvent], headline: str, next_step: str
+) -> NoReturn:
+    __tracebackhide__ = True
+    lines = [headline]
+    lines.extend(f"  {finding}" for finding in findings[:_MAX_LISTED])
+    if len(findings) > _MAX_LISTED:
+        lines.append(f"  … and {len(findings) - _MAX_LISTED} more")
+    lines.append(next_step)
+    marks = {id(f.event): f"{name}: {f.code}" for f in findings if f.event is not None}
+    _fail(lines, evs, _identity(evs), marks=marks)
+
+
+def assert_no_pii(events: Events, *, guard: PiiGuard | None = None) -> None:
+    """No client event carries a card number, a password, a secret or a token, in a property
+    name or value (the guide's "Don't send sensitive data client-side"). Values are masked in
+    the message. ``guard`` changes what is checked (sides, extra patterns, allowed properties).
+
+    >>> assert_no_pii(analytics)
+    >>> assert_no_pii(analytics, guard=PiiGuard(sides=("client", "server"), allow=["plan"]))
+    """
+    __tracebackhide__ = True
+    from pytest_hybrid_analytics.pii import PiiGuard
+
+    evs = events_of(events)
+    findings = (guard or PiiGuard()).check(evs)
+    if findings:
+        _fail_findings(
+            "pii",
+            findings,
+            evs,
+            f"Expected no sensitive data in client events; found {len(findings)}:",
+            "Next step: keep card numbers, passwords and tokens on the server; send the client "
+            "only what it may show (guide: 'Don't send sensitive data client-side').",
+        )
+
+
+def assert_same_api_key(events: Events) -> str:
+    """Client and server send to one PostHog project (one ``api_key``). Returns it (masked in
+    messages). The guide's "Different project IDs" and checklist line "Same API key used for
+    both client and server".
+
+    >>> assert_same_api_key(analytics)
+    'phc_...'
+    """
+    __tracebackhide__ = True
+    from pytest_hybrid_analytics.diagnostics import diagnose
+
+    evs = events_of(events)
+    if not evs:
+        raise AssertionError(_nothing("assert_same_api_key"))
+    keys = {e.api_key for e in evs if e.api_key}
+    if len(keys) == 1:
+        return next(iter(keys))
+    findings = [f for f in diagnose(evs) if f.code == "different-api-keys"]
+    if not keys:
+        raise AssertionError("assert_same_api_key: no event carries an api_key")
+    _fail_findings(
+        "key",
+        findings,
+        evs,
+        "Expected one PostHog project API key for every event:",
+        "Next step: configure the server SDK with the same project API key as "
+        "posthog.init (guide: 'Different project IDs').",
+    )
+
+
+def assert_utc_timestamps(events: Events) -> None:
+    """Every event's timestamp says its zone (PostHog reads a zone-less time as UTC, so a
+    local time shifts the event). The guide's "Timezone discrepancies".
+
+    >>> assert_utc_timestamps(analytics.find(source="server"))
+    """
+    __tracebackhide__ = True
+    from pytest_hybrid_analytics.diagnostics import diagnose
+
+    evs = events_of(events)
+    if not evs:
+        raise AssertionError(_nothing("assert_utc_timestamps"))
+    findings = [f for f in diagnose(evs) if f.code == "timestamp-without-zone"]
+    if findings:
+        _fail_findings(
+            "time",
+            findings,
+            evs,
+            "Expected every timestamp to carry its time zone (UTC); found local times:",
+            "Next step: send UTC, datetime.now(timezone.utc) or an ISO string ending in Z "
+            "(guide: 'Timezone discrepancies').",
+        )

@@ -41,6 +41,7 @@ __all__ = [
     "attach",
     "find_chromium",
     "find_posthog_js",
+    "flush_pages",
     "init_script",
     "launch_options",
 ]
@@ -206,6 +207,7 @@ def attach(
     if getattr(context, "_hybrid_analytics", None) is analytics:
         return context
     context._hybrid_analytics = analytics
+    analytics._contexts.append(context)
     context.add_init_script(init_script(collector_base, flush_ms))
     gate = BrowserGate(analytics.api, dist)
 
@@ -248,3 +250,23 @@ def attach(
 
     context.on("console", console)
     return context
+
+
+def flush_pages(contexts: list[Any]) -> list[str]:
+    """Make posthog-js in every open page of ``contexts`` send its batch queue now; returns the
+    uuids of the events it sent."""
+    sent: list[str] = []
+    for context in contexts:
+        try:
+            pages = list(context.pages)
+        except Exception:  # noqa: BLE001 - a closed context has nothing left to send
+            continue
+        for page in pages:
+            try:
+                uuids = page.evaluate(
+                    "window.__hybridAnalytics ? window.__hybridAnalytics.flush() : []"
+                )
+            except Exception:  # noqa: BLE001 - a page closing or navigating away
+                continue
+            sent.extend(str(uuid) for uuid in uuids or ())
+    return sent

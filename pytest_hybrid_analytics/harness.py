@@ -45,6 +45,34 @@ class Analytics(EventRecorder):
         self.console: list[str] = []
         self._browser: dict[str, Any] | None = None
         self._flush_clients: Callable[[], list[tuple[str, int]]] | None = None
+        self._contexts: list[Any] = []
+
+    def flush(self, *, timeout: float = 5.0) -> None:
+        """Deliver what the SDKs still hold, and return once it is recorded: posthog-js's batch
+        queue in every attached page, and every live ``posthog`` client in this process.
+
+        Call it before asserting that something did *not* happen (no duplicates, no PII): an
+        event still in a queue cannot fail a check. The assertions call it themselves when
+        given ``analytics``.
+
+        >>> page.click("#buy")
+        >>> analytics.flush()
+        >>> assert_no_duplicates(analytics)
+        """
+        __tracebackhide__ = True
+        if self._flush_clients is not None:
+            self._flush_clients()
+        if self._contexts:
+            from pytest_hybrid_analytics.browser import flush_pages
+
+            missing = self._wait_recorded(flush_pages(self._contexts), timeout)
+            if missing:
+                raise AssertionError(
+                    f"analytics.flush(): posthog-js captured {len(missing)} event(s) in the open "
+                    f"pages that did not arrive within {timeout:g} s (uuids "
+                    f"{sorted(missing)[:5]}): lost in transit, or held back by the SDK.\n"
+                    + self.timeline()
+                )
 
     def _notes(self, query: Query) -> list[str]:
         notes = []

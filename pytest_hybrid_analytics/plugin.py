@@ -14,13 +14,15 @@ import pytest
 from pytest_hybrid_analytics.browser import find_posthog_js, launch_options
 from pytest_hybrid_analytics.factory import AnalyticsFactory
 from pytest_hybrid_analytics.harness import Analytics
-from pytest_hybrid_analytics.report import format_rejected
+from pytest_hybrid_analytics.report import format_rejected, format_summary
 from pytest_hybrid_analytics.session import Harness
 
 _HARNESS = pytest.StashKey[Harness]()
 _RECORDER = pytest.StashKey[Analytics]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _NOTES = pytest.StashKey[list[str]]()
+_SUMMARIES = pytest.StashKey[list[tuple[str, str]]]()
+_SUMMARY = "hybrid_analytics_summary"
 
 _MARKER = (
     "analytics(*, allow_rejected=False): settings for the analytics fixture in this test. "
@@ -52,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="comma-separated extra hosts whose requests are PostHog's (a self-hosted "
         "instance sent to by a hand-rolled client); PostHog cloud and the SDKs' own "
         "requests are always claimed. Ini: analytics_hosts.",
+    )
+    group.addoption(
+        "--analytics-summary",
+        action="store_true",
+        help="print what each test captured (events per side, persons, names) at the end",
     )
     parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
     parser.addini(
@@ -91,6 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
         extra_hosts=hosts, posthog_js=posthog_js, flush_ms=int(flush)
     ).start()
     config.stash[_NOTES] = []
+    config.stash[_SUMMARIES] = []
+    if config.getoption("analytics_summary"):
+        config.pluginmanager.register(_SummaryCollector(config.stash[_SUMMARIES]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -203,6 +213,9 @@ def pytest_runtest_makereport(
     if report.failed and report.when in ("call", "teardown"):
         report.sections.append(("Analytics events", recorder.timeline()))
     if report.when == "teardown":
+        if item.config.getoption("analytics_summary"):
+            summary = format_summary(recorder.events, rejected=len(recorder.rejected))
+            report.user_properties.append((_SUMMARY, summary))
         if recorder.client_notes:
             notes = "\n".join(str(note) for note in recorder.client_notes)
             report.sections.append(("Analytics SDK lifecycle", notes))
@@ -210,8 +223,30 @@ def pytest_runtest_makereport(
     return report
 
 
+class _SummaryCollector:
+    """Reads the per-test summaries off the reports, where the reports are read (the xdist
+    controller too), so they travel with them."""
+
+    def __init__(self, into: list[tuple[str, str]]) -> None:
+        self.into = into
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        properties = dict(report.user_properties)
+        summary = properties.pop(_SUMMARY, None)
+        if summary is not None:
+            extra = "".join(f"\n  {name}: {value}" for name, value in properties.items())
+            self.into.append((report.nodeid, f"{summary}{extra}"))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
+    summaries: list[tuple[str, str]] = config.stash.get(_SUMMARIES, [])
+    if summaries:
+        terminalreporter.section("analytics captured per test")
+        for nodeid, summary in sorted(summaries):
+            terminalreporter.line(f"{nodeid}: {summary}")
     notes: list[str] = config.stash.get(_NOTES, [])
     harness = config.stash.get(_HARNESS, None)
     idle = len(harness.idle.orphans) if harness is not None else 0

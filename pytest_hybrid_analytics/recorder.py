@@ -186,6 +186,19 @@ class EventRecorder:
             + "".join(f"\n{note}" for note in self._notes(query))
         )
 
+    def _wait_recorded(self, uuids: Iterable[str], timeout: float) -> set[str]:
+        """Wait until every uuid is recorded; returns those that never arrived."""
+        missing = set(uuids)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                missing -= self._uuids
+                missing -= {e.uuid for e in self._retried if e.uuid}
+                remaining = deadline - time.monotonic()
+                if not missing or remaining <= 0:
+                    return missing
+                self._cond.wait(remaining)
+
     def _notes(self, query: Query) -> list[str]:
         """More to say when a wait for ``query`` times out (a road's own observations)."""
         return []
@@ -254,8 +267,11 @@ def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], que
 
 
 def events_of(events: EventRecorder | Iterable[CapturedEvent]) -> list[CapturedEvent]:
-    """A list of events from a recorder or any iterable of events."""
+    """A list of events from a recorder (flushed first, where it can be) or any iterable."""
     if isinstance(events, EventRecorder):
+        flush = getattr(events, "flush", None)
+        if callable(flush):
+            flush()
         return events.events
     if isinstance(events, Mapping | str | bytes):
         raise TypeError("expected an EventRecorder or an iterable of CapturedEvent")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from pytest_hybrid_analytics.identity import Identity
 if TYPE_CHECKING:
     from pytest_hybrid_analytics.recorder import RejectedRequest
 
-__all__ = ["format_rejected", "format_timeline", "format_value", "on_timeline"]
+__all__ = ["format_rejected", "format_summary", "format_timeline", "format_value", "on_timeline"]
 
 #: How many events a timeline shows before it elides the middle.
 MAX_ROWS = 60
@@ -113,4 +114,32 @@ def format_rejected(rejected: Sequence[RejectedRequest]) -> str:
             f"  {_clock(item.received_at)}  {item.method} {item.url}  "
             f"({len(item.body)} bytes, {item.transport or 'unknown road'}): {item.reason}"
         )
+    return "\n".join(lines)
+
+
+def format_summary(events: Sequence[CapturedEvent], *, rejected: int = 0) -> str:
+    """One paragraph of what a test captured: counts per side, persons, and the event names.
+
+    >>> print(format_summary(analytics.events))
+    14 events (12 client, 2 server), 1 person
+      client: $pageview x3, $autocapture x5, add_to_cart, checkout_started, payment_submitted
+      server: purchase_completed
+    """
+    sides = {side: [e for e in events if e.source == side] for side in ("client", "server")}
+    persons = len(Identity(events).persons())
+    parts = ", ".join(f"{len(mine)} {side}" for side, mine in sides.items() if mine)
+    head = (
+        f"{len(events)} event{'s' * (len(events) != 1)}"
+        + (f" ({parts})" if parts else "")
+        + f", {persons} person{'s' * (persons != 1)}"
+    )
+    if rejected:
+        head += f", {rejected} rejected request{'s' * (rejected != 1)}"
+    lines = [head]
+    for side, mine in sides.items():
+        if not mine:
+            continue
+        counts = Counter(e.event for e in on_timeline(mine))
+        names = ", ".join(name if n == 1 else f"{name} x{n}" for name, n in counts.items())
+        lines.append(f"  {side}: {names}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_hybrid_analytics import Analytics, FlagBook
+from pytest_hybrid_analytics import Analytics, FlagBook, assert_no_duplicates
 from pytest_hybrid_analytics.api import FakePostHog
 from pytest_hybrid_analytics.wire import encode_body
 
@@ -226,3 +226,31 @@ def test_cors_preflight_and_origin_echo(analytics: Analytics) -> None:
     assert answer.status == 204
     assert answer.headers["Access-Control-Allow-Origin"] == "http://shop.test"
     assert answer.headers["Access-Control-Allow-Credentials"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("/e/?retry_count=1", {}),
+        ("/i/v1/analytics/events", {"PostHog-Attempt": "2"}),
+        ("/i/v0/e/", {"Sec-Fetch-Mode": "no-cors"}),
+    ],
+    ids=["retry_count", "posthog-attempt", "unload-beacon"],
+)
+def test_a_re_delivery_of_recorded_uuids_is_kept_apart(
+    analytics: Analytics, url: str, headers: dict[str, str]
+) -> None:
+    analytics.api.handle("POST", "/batch/", {}, json.dumps(BATCH))
+    analytics.api.handle("POST", url, headers, json.dumps(BATCH))
+    assert [e.uuid for e in analytics.events] == ["e1"]
+    assert [e.uuid for e in analytics.retried] == ["e1"]
+
+
+def test_the_same_uuid_sent_again_without_a_retry_mark_is_recorded_twice(
+    analytics: Analytics,
+) -> None:
+    analytics.api.handle("POST", "/batch/", {}, json.dumps(BATCH))
+    analytics.api.handle("POST", "/batch/", {}, json.dumps(BATCH))
+    assert [e.uuid for e in analytics.events] == ["e1", "e1"]
+    with pytest.raises(AssertionError, match="'paid' with uuid e1 was recorded 2 times"):
+        assert_no_duplicates(analytics)
