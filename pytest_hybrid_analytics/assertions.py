@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from pytest_hybrid_analytics.run import Finding
 
 __all__ = [
+    "Duplicate",
     "Step",
     "assert_no_duplicates",
     "assert_no_pii",
@@ -35,6 +37,7 @@ __all__ = [
     "assert_same_user_journey",
     "assert_single_distinct_id",
     "assert_utc_timestamps",
+    "find_duplicates",
 ]
 
 Events = EventRecorder | Iterable[CapturedEvent]
@@ -212,22 +215,27 @@ def _seconds(delta: timedelta) -> str:
     return f"{abs(delta.total_seconds()):.3g} s"
 
 
-def assert_no_duplicates(events: Events, *, window: timedelta = timedelta(seconds=10)) -> None:
-    """No action is tracked twice. Three kinds of duplicate fail it:
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """One duplicate :func:`find_duplicates` found: what it is, and the events involved."""
 
-    - the same ``uuid`` recorded twice (an SDK retry, or an app that resends);
-    - the same event for the same person from both client and server within ``window`` (the
-      guide's "choose one source per event"; identity bookkeeping such as ``$identify`` and
-      ``$feature_flag_called`` is exempt);
-    - the same event, person, side and properties fired twice within ``window`` (properties
-      that always differ, like ``$time`` and ``$insert_id``, are ignored).
+    #: The sentence that names it and says what to do.
+    text: str
+    #: The events it is about (two or more).
+    events: tuple[CapturedEvent, ...]
 
-    >>> assert_no_duplicates(analytics, window=timedelta(seconds=30))
+
+def find_duplicates(
+    events: Events, *, window: timedelta = timedelta(seconds=10)
+) -> list[Duplicate]:
+    """The duplicates :func:`assert_no_duplicates` fails on, as data (for reports).
+
+    >>> [d.text for d in find_duplicates(analytics)]
+    ["'signup' with uuid abc was recorded 2 times: an SDK retry ..."]
     """
-    __tracebackhide__ = True
     evs = events_of(events)
     identity = _identity(evs)
-    findings: list[tuple[str, list[CapturedEvent]]] = []
+    findings: list[Duplicate] = []
 
     by_uuid: dict[str, list[CapturedEvent]] = defaultdict(list)
     unique: list[CapturedEvent] = []
@@ -242,10 +250,10 @@ def assert_no_duplicates(events: Events, *, window: timedelta = timedelta(second
     for uuid, same in by_uuid.items():
         if len(same) > 1:
             findings.append(
-                (
+                Duplicate(
                     f"{same[0].event!r} with uuid {uuid} was recorded {len(same)} times: an SDK "
                     "retry (ingestion must answer exactly 200) or an app that sends it twice.",
-                    same,
+                    tuple(same),
                 )
             )
 
@@ -261,12 +269,12 @@ def assert_no_duplicates(events: Events, *, window: timedelta = timedelta(second
             for a, b in _close_pairs(group, window):
                 if a.source != b.source:
                     findings.append(
-                        (
+                        Duplicate(
                             f"{name!r} for {who} was sent by both client and server "
                             f"{_seconds(b.timestamp - a.timestamp)} apart: choose one source per "
                             "event (guide: 'Duplicate events'; payments and subscriptions belong "
                             "on the server).",
-                            [a, b],
+                            (a, b),
                         )
                     )
                     break
@@ -287,23 +295,41 @@ def assert_no_duplicates(events: Events, *, window: timedelta = timedelta(second
                     a, b = pairs[0]
                     count = len({id(e) for pair in pairs for e in pair})
                     findings.append(
-                        (
+                        Duplicate(
                             f"{name!r} for {who} was fired {count} times by the {side} with "
                             f"the same properties, {_seconds(b.timestamp - a.timestamp)} apart: "
-                            "the same "
-                            "action tracked twice (a double handler, or a capture in a re-render).",
-                            [e for pair in pairs for e in pair],
+                            "the same action tracked twice (a double handler, or a capture in a "
+                            "re-render).",
+                            tuple(dict.fromkeys(e for pair in pairs for e in pair)),
                         )
                     )
+    return findings
+
+
+def assert_no_duplicates(events: Events, *, window: timedelta = timedelta(seconds=10)) -> None:
+    """No action is tracked twice. Three kinds of duplicate fail it:
+
+    - the same ``uuid`` recorded twice (an SDK retry, or an app that resends);
+    - the same event for the same person from both client and server within ``window`` (the
+      guide's "choose one source per event"; identity bookkeeping such as ``$identify`` and
+      ``$feature_flag_called`` is exempt);
+    - the same event, person, side and properties fired twice within ``window`` (properties
+      that always differ, like ``$time`` and ``$insert_id``, are ignored).
+
+    >>> assert_no_duplicates(analytics, window=timedelta(seconds=30))
+    """
+    __tracebackhide__ = True
+    evs = events_of(events)
+    findings = find_duplicates(evs, window=window)
     if not findings:
         return
     lines = [f"Expected no duplicate events (window {_seconds(window)}); found {len(findings)}:"]
     marks: dict[int, str] = {}
-    for number, (text, involved) in enumerate(findings, start=1):
-        lines.append(f"  {number}. {text}")
-        for event in involved:
+    for number, finding in enumerate(findings, start=1):
+        lines.append(f"  {number}. {finding.text}")
+        for event in finding.events:
             marks[id(event)] = f"duplicate {number}"
-    _fail(lines, evs, identity, marks=marks)
+    _fail(lines, evs, _identity(evs), marks=marks)
 
 
 def _step_query(step: Step, number: int) -> tuple[str, Query]:

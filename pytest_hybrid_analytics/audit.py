@@ -16,11 +16,12 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
+from pytest_hybrid_analytics.assertions import find_duplicates
 from pytest_hybrid_analytics.diagnostics import timestamp_has_zone
 from pytest_hybrid_analytics.events import CapturedEvent
 from pytest_hybrid_analytics.identity import Identity
 from pytest_hybrid_analytics.pii import _words, mask_secrets
-from pytest_hybrid_analytics.run import RecordedTest, _find_duplicates
+from pytest_hybrid_analytics.run import RecordedTest
 from pytest_hybrid_analytics.wire import PayloadError
 
 if TYPE_CHECKING:
@@ -437,7 +438,7 @@ def _duplicates(runs: list[RecordedTest], window: timedelta) -> AuditLine:
     evidence = [
         f"{test.nodeid}: {duplicate.text}"
         for test in with_events
-        for duplicate in _find_duplicates(list(test.events), window)
+        for duplicate in find_duplicates(list(test.events), window=window)
     ]
     if evidence:
         return AuditLine(NO_DUPLICATES, "fail", _capped(evidence))

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pytest_hybrid_analytics.assertions import find_duplicates
 from pytest_hybrid_analytics.diagnostics import _duration
 from pytest_hybrid_analytics.events import CapturedEvent
 from pytest_hybrid_analytics.identity import Identity
 from pytest_hybrid_analytics.pii import mask_secrets, redact
-from pytest_hybrid_analytics.report import _clock, on_timeline
-from pytest_hybrid_analytics.run import Finding, RecordedTest, _find_duplicates
+from pytest_hybrid_analytics.report import clock, on_timeline
+from pytest_hybrid_analytics.run import Finding, RecordedTest
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics.audit import Audit
@@ -190,7 +191,7 @@ def _section(number: int, test: RecordedTest) -> str:
     who = Identity(ordered)
     persons = who.persons()
     colours = {root: _PALETTE[i % len(_PALETTE)] for i, root in enumerate(persons)}
-    duplicates = _find_duplicates(list(test.events))
+    duplicates = find_duplicates(list(test.events))
     dup_of: dict[int, list[int]] = {}
     for n, duplicate in enumerate(duplicates, start=1):
         for event in duplicate.events:
@@ -242,7 +243,7 @@ def _section(number: int, test: RecordedTest) -> str:
                 f"style='left:{x}px;top:{lane_y[event.source] + 6}px;--pc:{colour}' "
                 f"title='{_e(event.event)} · {_e(distinct)} · {label}'>"
                 f"<span class='name'>{_e(event.event)}</span>"
-                f"<span class='time'>{_clock(event.timestamp)}</span>"
+                f"<span class='time'>{clock(event.timestamp)}</span>"
                 f"<span class='who'><b>{label}</b> {_e(distinct)}</span>{''.join(badges)}"
                 "</button>"
             )
@@ -254,7 +255,7 @@ def _section(number: int, test: RecordedTest) -> str:
                 f"style='left:{x}px;top:{lane_y['rejected'] + 6}px' "
                 f"title='rejected: {_e(request.reason)}'>"
                 f"<span class='name'>✖ rejected {request.status}</span>"
-                f"<span class='time'>{_clock(request.received_at)}</span>"
+                f"<span class='time'>{clock(request.received_at)}</span>"
                 f"<span class='who'>{_e(request.method)} {_e(_path(request.url))}</span></button>"
             )
             data[key] = _rejected_data(request)

@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
+from pytest_hybrid_analytics._reporting import Reporter
 from pytest_hybrid_analytics.browser import find_posthog_js, launch_options
+from pytest_hybrid_analytics.checks import Checks, teardown_failure
+from pytest_hybrid_analytics.diagnostics import diagnose
+from pytest_hybrid_analytics.events import Source
 from pytest_hybrid_analytics.factory import AnalyticsFactory
 from pytest_hybrid_analytics.harness import Analytics
-from pytest_hybrid_analytics.report import format_rejected, format_summary
+from pytest_hybrid_analytics.pii import PiiGuard, mask_secrets
+from pytest_hybrid_analytics.plan import PlanError, TrackingPlan
+from pytest_hybrid_analytics.report import format_summary
+from pytest_hybrid_analytics.run import Finding, RecordedTest
 from pytest_hybrid_analytics.session import Harness
 
 _HARNESS = pytest.StashKey[Harness]()
@@ -23,16 +30,30 @@ _CALL_FAILED = pytest.StashKey[bool]()
 _NOTES = pytest.StashKey[list[str]]()
 _SUMMARIES = pytest.StashKey[list[tuple[str, str]]]()
 _SUMMARY = "hybrid_analytics_summary"
+_CHECKS = pytest.StashKey[Checks]()
+_REPORTER = pytest.StashKey[Reporter]()
+_FINDINGS = pytest.StashKey[list[Finding]]()
+_OUTCOME = pytest.StashKey[str]()
 
 _MARKER = (
-    "analytics(*, allow_rejected=False): settings for the analytics fixture in this test. "
-    "allow_rejected=True lets requests the fake PostHog API could not decode pass teardown."
+    "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False): what the analytics "
+    "fixture lets pass at teardown in this test. allow_rejected=True: requests the fake PostHog "
+    "API could not decode; allow_pii=True or a list of property names/paths: sensitive data in "
+    "client events; allow_plan=True or a list of violation codes: tracking-plan violations."
 )
+_PII_SIDES: dict[str, tuple[Source, ...]] = {
+    "client": ("client",),
+    "server": ("server",),
+    "both": ("client", "server"),
+    "off": (),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
 class _Options:
     allow_rejected: bool = False
+    allow_pii: bool | list[str] = False
+    allow_plan: bool | list[str] = False
 
 
 def _options(item: pytest.Item) -> _Options:
@@ -56,11 +77,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "requests are always claimed. Ini: analytics_hosts.",
     )
     group.addoption(
+        "--analytics-report",
+        metavar="DIR",
+        default=None,
+        help="write one self-contained HTML timeline of the run to DIR. Ini: analytics_report.",
+    )
+    group.addoption(
+        "--analytics-audit",
+        action="store_true",
+        default=None,
+        help="end the run with the guide's Validation Checklist judged from what was captured. "
+        "Ini: analytics_audit.",
+    )
+    group.addoption(
+        "--analytics-tracking-plan",
+        metavar="PATH",
+        default=None,
+        help="a YAML tracking plan every test's events are checked against. "
+        "Ini: analytics_tracking_plan.",
+    )
+    group.addoption(
         "--analytics-summary",
         action="store_true",
         help="print what each test captured (events per side, persons, names) at the end",
     )
     parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
+    parser.addini("analytics_report", "write the run's HTML timeline to this folder")
+    parser.addini(
+        "analytics_audit", "print the guide's checklist audit", type="bool", default=False
+    )
+    parser.addini("analytics_tracking_plan", "a YAML tracking plan to check every test against")
+    parser.addini(
+        "analytics_pii",
+        "which sides the PII guard checks: client (default), server, both or off",
+        default="client",
+    )
+    parser.addini(
+        "analytics_pii_allow",
+        "property names or paths the PII guard never reports",
+        type="linelist",
+    )
     parser.addini(
         "analytics_posthog_js",
         "the posthog-js package folder whose dist/ serves pages the SDK's own files (default: "
@@ -99,8 +155,38 @@ def pytest_configure(config: pytest.Config) -> None:
     ).start()
     config.stash[_NOTES] = []
     config.stash[_SUMMARIES] = []
+    config.stash[_CHECKS] = _checks(config)
+    directory = config.getoption("analytics_report") or config.getini("analytics_report") or None
+    wants_audit = config.getoption("analytics_audit") or config.getini("analytics_audit")
+    if directory or wants_audit:
+        worker = getattr(config, "workerinput", {}).get("workerid")
+        reporter = Reporter(
+            directory=directory,
+            audit=bool(wants_audit),
+            plan=config.stash[_CHECKS].plan,
+            worker=worker,
+        )
+        config.stash[_REPORTER] = reporter
+        config.pluginmanager.register(reporter)
     if config.getoption("analytics_summary"):
         config.pluginmanager.register(_SummaryCollector(config.stash[_SUMMARIES]))
+
+
+def _checks(config: pytest.Config) -> Checks:
+    sides = str(config.getini("analytics_pii")).strip().lower()
+    if sides not in _PII_SIDES:
+        raise pytest.UsageError(
+            f"analytics_pii must be one of {', '.join(_PII_SIDES)}, got {sides!r}"
+        )
+    guard = PiiGuard(sides=_PII_SIDES[sides], allow=config.getini("analytics_pii_allow"))
+    path = config.getoption("analytics_tracking_plan") or config.getini("analytics_tracking_plan")
+    plan = None
+    if path:
+        try:
+            plan = TrackingPlan.load(config.rootpath / path)
+        except PlanError as error:
+            raise pytest.UsageError(str(error)) from None
+    return Checks(guard if sides != "off" else None, plan)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -108,6 +194,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if harness is not None:
         notes = harness.settle()
         session.config.stash[_NOTES].extend(f"at session end: {note}" for note in notes)
+        reporter = session.config.stash.get(_REPORTER, None)
+        if reporter is not None:
+            reporter.finish(RecordedTest("<session end>", notes=notes))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -121,9 +210,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     harness = config.stash[_HARNESS]
     extra = ", ".join(sorted(harness.hosts.extra)) or "none"
     js = harness.posthog_js or "none found (set analytics_posthog_js)"
+    checks = config.stash[_CHECKS]
+    pii = "/".join(checks.guard.sides) if checks.guard else "off"
+    plan = checks.plan.origin if checks.plan else "none"
     return (
         f"hybrid-analytics: collector {harness.url}, extra PostHog hosts: {extra}, "
-        f"posthog-js files: {js}"
+        f"posthog-js files: {js}, PII guard: {pii}, tracking plan: {plan}"
     )
 
 
@@ -138,8 +230,10 @@ def analytics_host(pytestconfig: pytest.Config) -> str:
 def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     """This test's PostHog events from every road, its flags and its fake PostHog API.
 
-    A test that recorded requests the fake API could not decode fails at teardown, naming each
-    request and its reason, unless marked ``@pytest.mark.analytics(allow_rejected=True)``.
+    At teardown the test fails (an ERROR, not when it already failed) on requests the fake API
+    could not decode, on sensitive data in client events (the PII guard), and on tracking-plan
+    violations, each named; ``@pytest.mark.analytics(allow_rejected=..., allow_pii=...,
+    allow_plan=...)`` lets them pass.
     """
     options = _options(request.node)
     harness = request.config.stash[_HARNESS]
@@ -150,18 +244,15 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     finally:
         notes = harness.end(recorder)
     request.config.stash[_NOTES].extend(f"{request.node.nodeid}: {note}" for note in notes)
-    rejected = recorder.rejected
-    if rejected and not options.allow_rejected and not request.node.stash.get(_CALL_FAILED, False):
+    failing, reported = request.config.stash[_CHECKS].run(
+        recorder.events, allow_pii=options.allow_pii, allow_plan=options.allow_plan
+    )
+    request.node.stash[_FINDINGS] = reported
+    rejected = [] if options.allow_rejected else recorder.rejected
+    problem = teardown_failure(rejected, failing)
+    if problem and not request.node.stash.get(_CALL_FAILED, False):
         __tracebackhide__ = True
-        one = len(rejected) == 1
-        raise AssertionError(
-            f"{len(rejected)} PostHog request{' was' if one else 's were'} rejected during the "
-            f"test; the events in {'it' if one else 'them'} are not on the timeline.\n"
-            f"{format_rejected(rejected)}\n"
-            "Next step: fix what each reason names, or mark the test "
-            "@pytest.mark.analytics(allow_rejected=True) if bad input is what it tests "
-            "(README, 'Rejected requests')."
-        )
+        raise AssertionError(mask_secrets(problem))
 
 
 @pytest.fixture(autouse=True)
@@ -210,17 +301,49 @@ def pytest_runtest_makereport(
         return report
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
+    if report.failed:
+        item.stash[_OUTCOME] = "failed" if report.when == "call" else "error"
     if report.failed and report.when in ("call", "teardown"):
-        report.sections.append(("Analytics events", recorder.timeline()))
+        report.sections.append(("Analytics events", mask_secrets(recorder.timeline())))
+        found = diagnose(recorder.events, notes=recorder.client_notes, console=recorder.console)
+        if found:
+            text = "\n".join(str(finding) for finding in found)
+            report.sections.append(("Analytics diagnostics", mask_secrets(text)))
     if report.when == "teardown":
-        if item.config.getoption("analytics_summary"):
-            summary = format_summary(recorder.events, rejected=len(recorder.rejected))
-            report.user_properties.append((_SUMMARY, summary))
-        if recorder.client_notes:
-            notes = "\n".join(str(note) for note in recorder.client_notes)
-            report.sections.append(("Analytics SDK lifecycle", notes))
+        _finish(item, recorder, report)
         del item.stash[_RECORDER]  # release the finished test's events
     return report
+
+
+def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -> None:
+    findings = item.stash.get(_FINDINGS, [])
+    if findings and not report.failed:
+        text = "\n".join(str(finding) for finding in findings)
+        report.sections.append(("Analytics checks", mask_secrets(text)))
+    if item.config.getoption("analytics_summary"):
+        summary = format_summary(recorder.events, rejected=len(recorder.rejected))
+        report.user_properties.append((_SUMMARY, summary))
+    if recorder.client_notes:
+        notes = "\n".join(str(note) for note in recorder.client_notes)
+        report.sections.append(("Analytics SDK lifecycle", notes))
+    reporter = item.config.stash.get(_REPORTER, None)
+    if reporter is not None:
+        reporter.add(
+            RecordedTest(
+                item.nodeid,
+                item.stash.get(_OUTCOME, "passed"),
+                events=recorder.events,
+                rejected=recorder.rejected,
+                notes=recorder.client_notes,
+                findings=[
+                    *findings,
+                    *diagnose(
+                        recorder.events, notes=recorder.client_notes, console=recorder.console
+                    ),
+                ],
+                message=mask_secrets(str(report.longrepr or "")) if report.failed else "",
+            )
+        )
 
 
 class _SummaryCollector:

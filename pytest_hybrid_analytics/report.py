@@ -13,7 +13,14 @@ from pytest_hybrid_analytics.identity import Identity
 if TYPE_CHECKING:
     from pytest_hybrid_analytics.recorder import RejectedRequest
 
-__all__ = ["format_rejected", "format_summary", "format_timeline", "format_value", "on_timeline"]
+__all__ = [
+    "clock",
+    "format_rejected",
+    "format_summary",
+    "format_timeline",
+    "format_value",
+    "on_timeline",
+]
 
 #: How many events a timeline shows before it elides the middle.
 MAX_ROWS = 60
@@ -30,7 +37,8 @@ def on_timeline(events: Iterable[CapturedEvent]) -> list[CapturedEvent]:
     return sorted(events, key=lambda e: e.timestamp)
 
 
-def _clock(moment: datetime, *, with_date: bool = False) -> str:
+def clock(moment: datetime, *, with_date: bool = False) -> str:
+    """``12:00:01.250`` (with the date when asked), as every timeline shows a time."""
     text = moment.strftime("%Y-%m-%d %H:%M:%S." if with_date else "%H:%M:%S.")
     return text + f"{moment.microsecond // 1000:03d}"
 
@@ -82,7 +90,7 @@ def format_timeline(
             extra.append(f"<- {note}")
         rows.append(
             (
-                _clock(event.timestamp, with_date=with_date),
+                clock(event.timestamp, with_date=with_date),
                 event.source,
                 event.event,
                 event.distinct_id if event.distinct_id is not None else "<none>",
@@ -111,7 +119,7 @@ def format_rejected(rejected: Sequence[RejectedRequest]) -> str:
     lines = [f"Rejected requests ({len(rejected)}):"]
     for item in rejected:
         lines.append(
-            f"  {_clock(item.received_at)}  {item.method} {item.url}  "
+            f"  {clock(item.received_at)}  {item.method} {item.url}  "
             f"({len(item.body)} bytes, {item.transport or 'unknown road'}): {item.reason}"
         )
     return "\n".join(lines)

@@ -8,15 +8,11 @@ plan and the diagnostics each report a :class:`Finding`, so every report lists t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pytest_hybrid_analytics.assertions import assert_no_duplicates
 from pytest_hybrid_analytics.events import CapturedEvent
-from pytest_hybrid_analytics.report import MAX_ROWS, on_timeline
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics.lifecycle import ClientNote
@@ -93,54 +89,3 @@ class RecordedTest:
         True
         """
         return self.outcome in ("failed", "error")
-
-
-@dataclass(frozen=True, slots=True)
-class _Duplicate:
-    """One finding of :func:`assert_no_duplicates`: its sentence and the events it is about."""
-
-    text: str
-    events: tuple[CapturedEvent, ...]
-
-
-_FINDING_LINE = re.compile(r"^  (?P<number>\d+)\. (?P<text>.*)$")
-_MARK = re.compile(r"<- duplicate (?P<number>\d+)$")
-
-
-def _find_duplicates(
-    events: Sequence[CapturedEvent], window: timedelta = timedelta(seconds=10)
-) -> list[_Duplicate]:
-    """The duplicates :func:`assert_no_duplicates` finds in ``events``, as data.
-
-    A stopgap until ``assertions`` offers its findings as data (see the report to the lead):
-    it runs the assertion and reads its message, whose timeline rows follow
-    :func:`on_timeline` order and end with ``<- duplicate N``. Rows a long timeline elides
-    are not flagged (their events still count in the text).
-    """
-    try:
-        assert_no_duplicates(events, window=window)
-    except AssertionError as failure:
-        lines = str(failure).splitlines()
-    else:
-        return []
-    texts: dict[int, str] = {}
-    for line in lines:
-        match = _FINDING_LINE.match(line)
-        if match:
-            texts[int(match["number"])] = match["text"]
-        elif line.startswith("Captured timeline"):
-            break
-    ordered = on_timeline(events)
-    start = next(i for i, line in enumerate(lines) if line.startswith("Captured timeline")) + 2
-    rows = lines[start : start + min(len(ordered), MAX_ROWS + 1)]
-    if len(ordered) > MAX_ROWS:
-        half = MAX_ROWS // 2
-        shown = [*ordered[:half], None, *ordered[-half:]]
-    else:
-        shown = list(ordered)
-    involved: dict[int, list[CapturedEvent]] = {number: [] for number in texts}
-    for row, event in zip(rows, shown, strict=False):
-        mark = _MARK.search(row)
-        if mark and event is not None:
-            involved.setdefault(int(mark["number"]), []).append(event)
-    return [_Duplicate(text, tuple(involved[number])) for number, text in sorted(texts.items())]

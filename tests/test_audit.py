@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from support import make_event
 
+from pytest_hybrid_analytics.assertions import find_duplicates
 from pytest_hybrid_analytics.audit import (
     ANONYMOUS,
     CHECKLIST,
@@ -27,7 +28,7 @@ from pytest_hybrid_analytics.audit import (
 from pytest_hybrid_analytics.events import CapturedEvent, event_from_wire
 from pytest_hybrid_analytics.lifecycle import ClientNote
 from pytest_hybrid_analytics.plan import TrackingPlan
-from pytest_hybrid_analytics.run import Finding, RecordedTest, _find_duplicates
+from pytest_hybrid_analytics.run import Finding, RecordedTest
 
 KEY = "phc_shopkey_1234567890ab"
 
@@ -375,7 +376,7 @@ def test_epoch_timestamps_are_utc() -> None:
     )
 
 
-# -- duplicates as data (run._find_duplicates, until assertions offers them) -----------------------
+# -- duplicates as data (assertions.find_duplicates) --------------------------------------------
 
 
 def test_duplicate_findings_name_their_events_even_in_a_long_timeline() -> None:
@@ -384,11 +385,11 @@ def test_duplicate_findings_name_their_events_even_in_a_long_timeline() -> None:
     again = server("purchase_completed", "u", -1, amount=1)
     late = [client("saved", "u", 100, n=1), client("saved", "u", 101, n=1)]
     middle = [client("mid", "u", 35.5, n=1), client("mid", "u", 35.6, n=1)]
-    found = _find_duplicates([first, again, *events, *middle, *late])
+    found = find_duplicates([first, again, *events, *middle, *late])
     assert [d.text.split(" for ")[0] for d in found] == ["'purchase_completed'", "'mid'", "'saved'"]
     assert found[0].events == (first, again)
-    assert found[1].events == ()  # in the part of the timeline the message elides
+    assert found[1].events == tuple(middle)  # also in the part a long timeline elides
     assert found[2].events == tuple(late)
-    assert _find_duplicates(events) == []
+    assert find_duplicates(events) == []
     assert RecordedTest("t::x", "error").failed
     assert not RecordedTest("t::x", "xfailed").failed

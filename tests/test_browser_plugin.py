@@ -55,7 +55,9 @@ def test_a_users_suite_with_its_own_context_args(pytester: pytest.Pytester) -> N
     """)
     result = pytester.runpytest_subprocess("--browser", "chromium", "-p", "no:randomly")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"hybrid-analytics: *posthog-js files: {DIST}"])
+    result.stdout.fnmatch_lines(
+        [f"hybrid-analytics: *posthog-js files: {DIST}, PII guard: client, *"]
+    )
 
 
 def test_launch_options_use_a_chromium_that_exists() -> None:

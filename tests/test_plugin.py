@@ -177,4 +177,6 @@ def test_the_factory_fixture_is_seeded_per_test(suite: pytest.Pytester) -> None:
 
 def test_the_marker_is_registered(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.analytics([*], allow_rejected=False): *"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.analytics([*], allow_rejected=False, allow_pii=False, allow_plan=False): *"]
+    )
