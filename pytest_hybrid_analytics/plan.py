@@ -44,12 +44,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import (  # type: ignore[import-untyped]
+from jsonschema import (
     Draft202012Validator,
     FormatChecker,
     ValidationError,
 )
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
+from jsonschema.exceptions import SchemaError
 
 from pytest_hybrid_analytics.events import CapturedEvent
 from pytest_hybrid_analytics.report import format_value
@@ -392,12 +392,15 @@ class TrackingPlan:
             return
         where = _where(path[1:])
         prefix = f"{name!r} ({source})"
+        # jsonschema types these as unions with its Unset sentinel; for an error they are set.
+        schema: Any = error.schema
+        expected: Any = error.validator_value
         if error.validator == "required":
             instance = error.instance if isinstance(error.instance, Mapping) else {}
-            for prop in error.validator_value:
+            for prop in expected:
                 if prop not in instance:
                     full = f"{where}.{prop}" if where else prop
-                    wanted = _expected(error.schema.get("properties", {}).get(prop, {}))
+                    wanted = _expected(schema.get("properties", {}).get(prop, {}))
                     yield Finding(
                         "plan",
                         "missing-property",
@@ -410,14 +413,14 @@ class TrackingPlan:
                 "plan",
                 "wrong-type",
                 f"{prefix} property {where!r} is {_json_type(error.instance)} "
-                f"{format_value(error.instance)}; the plan says {_expected(error.schema)}",
+                f"{format_value(error.instance)}; the plan says {_expected(schema)}",
                 event=event,
                 path=where,
             )
         elif error.validator == "additionalProperties":
-            listed = error.schema.get("properties", {})
-            patterns = error.schema.get("patternProperties", {})
-            for prop in error.instance:
+            listed = schema.get("properties", {})
+            patterns = schema.get("patternProperties", {})
+            for prop in error.instance if isinstance(error.instance, Mapping) else {}:
                 if prop in listed or any(re.search(p, prop) for p in patterns):
                     continue
                 full = f"{where}.{prop}" if where else prop
