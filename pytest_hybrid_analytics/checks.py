@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pytest_hybrid_analytics.events import CapturedEvent
 from pytest_hybrid_analytics.pii import PiiGuard
-from pytest_hybrid_analytics.plan import TrackingPlan
 from pytest_hybrid_analytics.recorder import RejectedRequest
 from pytest_hybrid_analytics.report import format_rejected
 from pytest_hybrid_analytics.run import Finding
+
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics.plan import TrackingPlan
 
 __all__ = ["Checks", "teardown_failure"]
 

@@ -19,7 +19,6 @@ from pytest_hybrid_analytics.events import Source
 from pytest_hybrid_analytics.factory import AnalyticsFactory
 from pytest_hybrid_analytics.harness import Analytics
 from pytest_hybrid_analytics.pii import PiiGuard, mask_secrets
-from pytest_hybrid_analytics.plan import PlanError, TrackingPlan
 from pytest_hybrid_analytics.report import format_summary
 from pytest_hybrid_analytics.run import Finding, RecordedTest
 from pytest_hybrid_analytics.session import Harness
@@ -182,6 +181,8 @@ def _checks(config: pytest.Config) -> Checks:
     path = config.getoption("analytics_tracking_plan") or config.getini("analytics_tracking_plan")
     plan = None
     if path:
+        from pytest_hybrid_analytics.plan import PlanError, TrackingPlan
+
         try:
             plan = TrackingPlan.load(config.rootpath / path)
         except PlanError as error:
