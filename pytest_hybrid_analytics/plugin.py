@@ -1,24 +1,22 @@
-"""The pytest11 entry point: options, fixtures, the marker and report hooks. The work is
-elsewhere (``session.Harness``, ``harness.Analytics``)."""
+"""The pytest11 entry point: fixtures and hooks. The work is elsewhere: ``session.Harness``
+(the roads), ``harness.Analytics`` (the fixture's object), ``checks`` (teardown checks),
+``_settings`` (options, ini keys, marker), ``_reporting`` and ``_terminal`` (output)."""
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from pytest_hybrid_analytics import _settings, _terminal
 from pytest_hybrid_analytics._reporting import Reporter
-from pytest_hybrid_analytics.browser import find_posthog_js, launch_options
+from pytest_hybrid_analytics.browser import launch_options
 from pytest_hybrid_analytics.checks import Checks, teardown_failure
 from pytest_hybrid_analytics.diagnostics import diagnose
-from pytest_hybrid_analytics.events import Source
 from pytest_hybrid_analytics.factory import AnalyticsFactory
 from pytest_hybrid_analytics.harness import Analytics
-from pytest_hybrid_analytics.pii import PiiGuard, mask_secrets
+from pytest_hybrid_analytics.pii import mask_secrets
 from pytest_hybrid_analytics.report import format_summary
 from pytest_hybrid_analytics.run import Finding, RecordedTest
 from pytest_hybrid_analytics.session import Harness
@@ -28,166 +26,37 @@ _RECORDER = pytest.StashKey[Analytics]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _NOTES = pytest.StashKey[list[str]]()
 _SUMMARIES = pytest.StashKey[list[tuple[str, str]]]()
-_SUMMARY = "hybrid_analytics_summary"
 _CHECKS = pytest.StashKey[Checks]()
 _REPORTER = pytest.StashKey[Reporter]()
 _FINDINGS = pytest.StashKey[list[Finding]]()
 _OUTCOME = pytest.StashKey[str]()
 
-_MARKER = (
-    "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False): what the analytics "
-    "fixture lets pass at teardown in this test. allow_rejected=True: requests the fake PostHog "
-    "API could not decode; allow_pii=True or a list of property names/paths: sensitive data in "
-    "client events; allow_plan=True or a list of violation codes: tracking-plan violations."
-)
-_PII_SIDES: dict[str, tuple[Source, ...]] = {
-    "client": ("client",),
-    "server": ("server",),
-    "both": ("client", "server"),
-    "off": (),
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Options:
-    allow_rejected: bool = False
-    allow_pii: bool | list[str] = False
-    allow_plan: bool | list[str] = False
-
-
-def _options(item: pytest.Item) -> _Options:
-    marker = item.get_closest_marker("analytics")
-    if marker is None:
-        return _Options()
-    if marker.args:
-        raise TypeError(
-            f"@pytest.mark.analytics takes keyword arguments only, got positional {marker.args!r}"
-        )
-    return _Options(**marker.kwargs)
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("hybrid-analytics", "PostHog analytics recording")
-    group.addoption(
-        "--analytics-hosts",
-        default=None,
-        help="comma-separated extra hosts whose requests are PostHog's (a self-hosted "
-        "instance sent to by a hand-rolled client); PostHog cloud and the SDKs' own "
-        "requests are always claimed. Ini: analytics_hosts.",
-    )
-    group.addoption(
-        "--analytics-report",
-        metavar="DIR",
-        default=None,
-        help="write one self-contained HTML timeline of the run to DIR. Ini: analytics_report.",
-    )
-    group.addoption(
-        "--analytics-audit",
-        action="store_true",
-        default=None,
-        help="end the run with the guide's Validation Checklist judged from what was captured. "
-        "Ini: analytics_audit.",
-    )
-    group.addoption(
-        "--analytics-tracking-plan",
-        metavar="PATH",
-        default=None,
-        help="a YAML tracking plan every test's events are checked against. "
-        "Ini: analytics_tracking_plan.",
-    )
-    group.addoption(
-        "--analytics-summary",
-        action="store_true",
-        help="print what each test captured (events per side, persons, names) at the end",
-    )
-    parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
-    parser.addini("analytics_report", "write the run's HTML timeline to this folder")
-    parser.addini(
-        "analytics_audit", "print the guide's checklist audit", type="bool", default=False
-    )
-    parser.addini("analytics_tracking_plan", "a YAML tracking plan to check every test against")
-    parser.addini(
-        "analytics_pii",
-        "which sides the PII guard checks: client (default), server, both or off",
-        default="client",
-    )
-    parser.addini(
-        "analytics_pii_allow",
-        "property names or paths the PII guard never reports",
-        type="linelist",
-    )
-    parser.addini(
-        "analytics_posthog_js",
-        "the posthog-js package folder whose dist/ serves pages the SDK's own files (default: "
-        "node_modules/posthog-js found from the rootdir; env HYBRID_ANALYTICS_POSTHOG_JS)",
-    )
-    parser.addini(
-        "analytics_chromium",
-        "the Chromium executable to launch instead of Playwright's own "
-        "(default: Playwright's if installed, else the system's; env HYBRID_ANALYTICS_CHROMIUM)",
-    )
-    parser.addini(
-        "analytics_flush_ms",
-        "posthog-js's batch interval in test pages, 250..5000 ms; 0 sends every event at once",
-        default="250",
-    )
-
-
-def _setting(config: pytest.Config, ini: str, env: str) -> str | None:
-    return os.environ.get(env) or config.getini(ini) or None
+    _settings.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER)
-    option = config.getoption("analytics_hosts")
-    hosts = option.split(",") if option else config.getini("analytics_hosts")
-    flush = str(config.getini("analytics_flush_ms"))
-    if not flush.isdigit() or (int(flush) and not 250 <= int(flush) <= 5000):
-        raise pytest.UsageError(
-            f"analytics_flush_ms must be 0 or 250..5000 (posthog-js clamps it), got {flush!r}"
-        )
-    posthog_js = find_posthog_js(
-        config.rootpath, _setting(config, "analytics_posthog_js", "HYBRID_ANALYTICS_POSTHOG_JS")
+    config.addinivalue_line("markers", _settings.MARKER)
+    config.stash[_CHECKS] = _settings.checks(config)
+    harness = Harness(
+        extra_hosts=_settings.hosts(config),
+        posthog_js=_settings.posthog_js(config),
+        flush_ms=_settings.flush_ms(config),
     )
-    config.stash[_HARNESS] = Harness(
-        extra_hosts=hosts, posthog_js=posthog_js, flush_ms=int(flush)
-    ).start()
+    config.stash[_HARNESS] = harness.start()
     config.stash[_NOTES] = []
     config.stash[_SUMMARIES] = []
-    config.stash[_CHECKS] = _checks(config)
-    directory = config.getoption("analytics_report") or config.getini("analytics_report") or None
-    wants_audit = config.getoption("analytics_audit") or config.getini("analytics_audit")
-    if directory or wants_audit:
+    directory, audit = _settings.report(config)
+    if directory or audit:
         worker = getattr(config, "workerinput", {}).get("workerid")
         reporter = Reporter(
-            directory=directory,
-            audit=bool(wants_audit),
-            plan=config.stash[_CHECKS].plan,
-            worker=worker,
+            directory=directory, audit=audit, plan=config.stash[_CHECKS].plan, worker=worker
         )
         config.stash[_REPORTER] = reporter
         config.pluginmanager.register(reporter)
     if config.getoption("analytics_summary"):
-        config.pluginmanager.register(_SummaryCollector(config.stash[_SUMMARIES]))
-
-
-def _checks(config: pytest.Config) -> Checks:
-    sides = str(config.getini("analytics_pii")).strip().lower()
-    if sides not in _PII_SIDES:
-        raise pytest.UsageError(
-            f"analytics_pii must be one of {', '.join(_PII_SIDES)}, got {sides!r}"
-        )
-    guard = PiiGuard(sides=_PII_SIDES[sides], allow=config.getini("analytics_pii_allow"))
-    path = config.getoption("analytics_tracking_plan") or config.getini("analytics_tracking_plan")
-    plan = None
-    if path:
-        from pytest_hybrid_analytics.plan import PlanError, TrackingPlan
-
-        try:
-            plan = TrackingPlan.load(config.rootpath / path)
-        except PlanError as error:
-            raise pytest.UsageError(str(error)) from None
-    return Checks(guard if sides != "off" else None, plan)
+        config.pluginmanager.register(_terminal.SummaryCollector(config.stash[_SUMMARIES]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -236,7 +105,7 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     violations, each named; ``@pytest.mark.analytics(allow_rejected=..., allow_pii=...,
     allow_plan=...)`` lets them pass.
     """
-    options = _options(request.node)
+    options = _settings.options(request.node)
     harness = request.config.stash[_HARNESS]
     recorder = harness.begin(Analytics())
     request.node.stash[_RECORDER] = recorder
@@ -274,7 +143,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
                 value,
                 browser_name=browser_type.name,
                 bundled=browser_type.executable_path,
-                configured=_setting(
+                configured=_settings.setting(
                     request.config, "analytics_chromium", "HYBRID_ANALYTICS_CHROMIUM"
                 ),
             )
@@ -323,7 +192,7 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
         report.sections.append(("Analytics checks", mask_secrets(text)))
     if item.config.getoption("analytics_summary"):
         summary = format_summary(recorder.events, rejected=len(recorder.rejected))
-        report.user_properties.append((_SUMMARY, summary))
+        report.user_properties.append((_terminal.SUMMARY, summary))
     if recorder.client_notes:
         notes = "\n".join(str(note) for note in recorder.client_notes)
         report.sections.append(("Analytics SDK lifecycle", notes))
@@ -347,48 +216,11 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
         )
 
 
-class _SummaryCollector:
-    """Reads the per-test summaries off the reports, where the reports are read (the xdist
-    controller too), so they travel with them."""
-
-    def __init__(self, into: list[tuple[str, str]]) -> None:
-        self.into = into
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown":
-            return
-        properties = dict(report.user_properties)
-        summary = properties.pop(_SUMMARY, None)
-        if summary is not None:
-            extra = "".join(f"\n  {name}: {value}" for name, value in properties.items())
-            self.into.append((report.nodeid, f"{summary}{extra}"))
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
-    summaries: list[tuple[str, str]] = config.stash.get(_SUMMARIES, [])
-    if summaries:
-        terminalreporter.section("analytics captured per test")
-        for nodeid, summary in sorted(summaries):
-            terminalreporter.line(f"{nodeid}: {summary}")
-    notes: list[str] = config.stash.get(_NOTES, [])
-    harness = config.stash.get(_HARNESS, None)
-    idle = len(harness.idle.orphans) if harness is not None else 0
-    late = len(harness.late.orphans) if harness is not None else 0
-    if not notes and not idle and not late:
-        return
-    terminalreporter.section("hybrid-analytics")
-    if idle:
-        terminalreporter.line(
-            f"{idle} PostHog event{'s were' if idle != 1 else ' was'} sent while no test used "
-            "the analytics fixture; kept off the network."
-        )
-    if late:
-        names = Counter(e.event for e in harness.late.orphans.events) if harness else Counter()
-        which = ", ".join(f"{name} x{count}" for name, count in names.most_common(5))
-        terminalreporter.line(
-            f"{late} PostHog event{'s' if late != 1 else ''} ({which}) arrived at a test's "
-            "analytics.host after that test had ended; counted in no test."
-        )
-    for note in notes:
-        terminalreporter.line(note)
+    _terminal.write(
+        terminalreporter,
+        summaries=config.stash.get(_SUMMARIES, []),
+        notes=config.stash.get(_NOTES, []),
+        harness=config.stash.get(_HARNESS, None),
+    )

@@ -78,7 +78,8 @@ def test_the_marker_allows_rejected_requests(suite: pytest.Pytester) -> None:
     [
         (
             "@pytest.mark.analytics(allow_rejcted=True)",
-            "*TypeError: _Options.__init__() got an unexpected keyword argument 'allow_rejcted'",
+            "*TypeError: @pytest.mark.analytics got unknown keyword allow_rejcted; it takes "
+            "allow_pii, allow_plan, allow_rejected",
         ),
         (
             "@pytest.mark.analytics(True)",
