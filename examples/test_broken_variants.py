@@ -1,8 +1,10 @@
 """Each broken variant of the shop, a row of the guide's troubleshooting table, must make the
-check that should catch it fail, with a message that names the problem.
+check that should catch it fail, with a message that names the problem; and the run's audit,
+HTML report, tracking plan and PII guard must each flag it too.
 
 Each runs the demo test that covers it in a pytest subprocess against the broken shop
-(``SHOP_VARIANT``), the way CI would meet the bug, and reads its output with pytester's
+(``SHOP_VARIANT``), with the shop's tracking plan, ``--analytics-audit`` and
+``--analytics-report``, the way CI would meet the bug, and reads its output with pytester's
 ``RunResult``. The runs start together and overlap."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 DEMO = Path(__file__).resolve().parent / "test_guide_validation.py"
+PLAN = DEMO.with_name("tracking-plan.yaml")
 DEMO_TESTS = [
     node.name
     for node in ast.parse(DEMO.read_text()).body
@@ -85,6 +88,18 @@ CAUGHT = {
 
 
 #: Plugins the demo runs do not need (faster start-up of each run).
+#: What the audit (a FAIL line) and the HTML report (finding codes) say about each variant.
+FLAGGED = {
+    "ignores-distinct-id": (["  FAIL          Distinct ID passed from client to server"], []),
+    "double-purchase": (["  FAIL          No duplicate events tracked"], ["wrong-source"]),
+    "card-in-client": ([], ["card-number", "extra-property"]),
+    "never-flushes": ([], ["never-flushed"]),
+    "different-keys": (
+        ["  FAIL          Same API key used for both client and server"],
+        ["different-api-keys"],
+    ),
+    "local-timestamps": (["  FAIL          Timestamps in UTC"], ["timestamp-without-zone"]),
+}
 LEAN = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:cov"]
 
 
@@ -99,9 +114,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
             if variant != "ok"
             else " or ".join(sorted({test for test, _ in CAUGHT.values()}))
         )
+        folder = tmp_path_factory.mktemp(variant)
+        reports = [
+            "--analytics-audit",
+            f"--analytics-report={folder}",
+            f"--analytics-tracking-plan={PLAN}",
+        ]
         started[variant] = subprocess.Popen(
-            [sys.executable, "-m", "pytest", str(DEMO), "-k", tests, *LEAN],
-            cwd=tmp_path_factory.mktemp(variant),
+            [sys.executable, "-m", "pytest", str(DEMO), "-k", tests, *LEAN, *reports],
+            cwd=folder,
             env={**os.environ, "SHOP_VARIANT": variant},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -126,12 +147,20 @@ def test_each_broken_variant_is_caught_by_its_check(
     result = finished(runs[variant])
     result.assert_outcomes(failed=1, deselected=len(DEMO_TESTS) - 1)
     result.stdout.fnmatch_lines(CAUGHT[variant][1])
+    audit, codes = FLAGGED[variant]
+    result.stdout.fnmatch_lines(["*= analytics audit =*", *audit])
+    folder = next(arg for arg in runs[variant].args if arg.startswith("--analytics-report="))
+    html = Path(folder.partition("=")[2], "analytics-report.html").read_text()
+    for code in codes:
+        assert f"[{code}]" in html or f">{code}<" in html, code
 
 
 def test_the_shop_without_bugs_passes_the_same_checks(
     runs: dict[str, subprocess.Popen[str]],
 ) -> None:
     covered = {test for test, _ in CAUGHT.values()}
-    finished(runs["ok"]).assert_outcomes(
-        passed=len(covered), deselected=len(DEMO_TESTS) - len(covered)
-    )
+    result = finished(runs["ok"])
+    result.assert_outcomes(passed=len(covered), deselected=len(DEMO_TESTS) - len(covered))
+    audit = [line for line in result.outlines if line.startswith(("  PASS", "  FAIL"))]
+    assert audit
+    assert not [line for line in audit if line.startswith("  FAIL")], audit

@@ -80,7 +80,7 @@ def test_step_3_identity_consistency(analytics: Analytics, page: Page, shop: Sho
     anon = analytics.wait_for("$pageview")[0].distinct_id
     # Approach 1: the client passes posthog.get_distinct_id() to the server.
     page.click("#subscribe")
-    expect(page.locator("#status")).to_have_text("subscribed")
+    expect(page.locator("#status")).to_have_text("subscribed to pro")
     analytics.wait_for("subscription_created", source="server")
     assert_single_distinct_id(analytics, expected=anon)
 
@@ -92,8 +92,8 @@ def test_step_3_identity_consistency(analytics: Analytics, page: Page, shop: Sho
     user = user_id_for("jane@example.com")
     analytics.wait_for("$identify", source="client", distinct_id=user)
     page.goto(f"{shop.url}/account")
-    page.click("#subscribe")
-    analytics.wait_for("subscription_created", source="server", distinct_id=user)
+    page.click("#subscribe-team")
+    analytics.wait_for("subscription_created", source="server", distinct_id=user, plan="team")
     after_login = [e for e in analytics.events if e.distinct_id != anon]
     assert_single_distinct_id(after_login, expected=user)
     # ... and the anonymous visitor and the user are one person.
@@ -136,8 +136,11 @@ def test_step_5_performance(
         for (let i = 0; i < 50; i++) posthog.capture('performance_test_event', {iteration: i});
         return performance.now() - start;
     }""")
+    visitor = page.evaluate("posthog.get_distinct_id()")
     server = requests.post(
-        f"{shop.url}/api/test/performance", json={"iterations": 50}, timeout=30
+        f"{shop.url}/api/test/performance",
+        json={"iterations": 50, "distinct_id": visitor},
+        timeout=30,
     ).json()
     assert len(analytics.wait_for("performance_test_event", source="client", count=50)) == 50
     assert len(analytics.wait_for("server_performance_test", source="server", count=50)) == 50

@@ -7,15 +7,13 @@ Free of pytest, so it also works as a plain object outside a test run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_hybrid_analytics.api import FakePostHog
 from pytest_hybrid_analytics.flags import FlagBook
+from pytest_hybrid_analytics.lifecycle import ClientNote
 from pytest_hybrid_analytics.query import Query
 from pytest_hybrid_analytics.recorder import EventRecorder
-
-if TYPE_CHECKING:
-    from pytest_hybrid_analytics.lifecycle import ClientNote
 
 __all__ = ["Analytics"]
 
@@ -80,6 +78,14 @@ class Analytics(EventRecorder):
             before = len(self)
             for site, delivered in self._flush_clients():
                 if delivered:
+                    self.client_notes.append(
+                        ClientNote(
+                            site,
+                            f"{delivered} queued event{'s' * (delivered != 1)} flushed by a "
+                            "wait that timed out (the app never called flush() or shutdown())",
+                            delivered,
+                        )
+                    )
                     notes.append(
                         f"{delivered} event{'s were' if delivered != 1 else ' was'} "
                         f"still queued in the posthog client created at {site}: the app "
