@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pytest_hybrid_analytics.events import CapturedEvent, Source, event_from_wire
+from pytest_hybrid_analytics.harness import Analytics
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MakeEvent = Callable[..., CapturedEvent]
@@ -36,3 +40,35 @@ def make_event(
         else:
             raw["distinct_id"] = distinct_id
     return event_from_wire(raw, source=source, received_at=T0)
+
+
+PAYLOADS = Path(__file__).resolve().parent / "payloads"
+
+#: The ini of inner pytester sessions: pytest-playwright keeps a global soft-assertion scope
+#: that cannot nest in-process (browser runs go to a subprocess), and the plugin module is
+#: already imported by the outer session.
+INNER_INI = """
+    [pytest]
+    addopts = -p no:playwright -p no:cacheprovider
+    asyncio_default_fixture_loop_scope = function
+    filterwarnings = ignore::pytest.PytestAssertRewriteWarning
+"""
+
+
+def replay(recording: str | Path | dict[str, Any]) -> Analytics:
+    """Every request of a recording in ``payloads/`` (a name, a path or the loaded JSON)
+    through the fake PostHog API of a new ``Analytics``."""
+    if isinstance(recording, str):
+        recording = PAYLOADS / f"{recording}.json"
+    if isinstance(recording, Path):
+        recording = json.loads(recording.read_text())
+    analytics = Analytics()
+    for request in recording["requests"]:
+        analytics.api.handle(
+            request["method"],
+            request["path"],
+            request["headers"],
+            base64.b64decode(request["body_base64"]),
+            transport=request["transport"],
+        )
+    return analytics

@@ -9,8 +9,6 @@ temporary directory.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,9 +16,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from support import T0, MakeEvent, make_event
+from support import T0, MakeEvent, make_event, replay
 
-from pytest_hybrid_analytics import Analytics
 from pytest_hybrid_analytics.audit import audit
 from pytest_hybrid_analytics.diagnostics import diagnose
 from pytest_hybrid_analytics.html_report import MAX_MARKS, REPORT_NAME, render_html, write_report
@@ -33,20 +30,6 @@ from pytest_hybrid_analytics.run import RecordedTest
 PAYLOADS = Path(__file__).parent / "payloads"
 KEY = "phc_4f9a7c2e81b3d6a5f0e9d8c7"
 FAILED = "tests/test_shop.py::test_checkout_is_tracked_once"
-
-
-def replay(name: str) -> Analytics:
-    recording = json.loads((PAYLOADS / f"{name}.json").read_text())
-    analytics = Analytics()
-    for request in recording["requests"]:
-        analytics.api.handle(
-            request["method"],
-            request["path"],
-            request["headers"],
-            base64.b64decode(request["body_base64"]),
-            transport=request["transport"],
-        )
-    return analytics
 
 
 def the_run() -> list[RecordedTest]:

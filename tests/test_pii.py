@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
 import pytest
-from support import MakeEvent
+from support import MakeEvent, replay
 
-from pytest_hybrid_analytics import Analytics
 from pytest_hybrid_analytics.pii import MASK, PiiGuard, mask_secrets, redact
 from pytest_hybrid_analytics.run import Finding
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJl"
-
-
-def replay(path: Path) -> Analytics:
-    recording = json.loads(path.read_text())
-    analytics = Analytics()
-    for request in recording["requests"]:
-        analytics.api.handle(
-            request["method"],
-            request["path"],
-            request["headers"],
-            base64.b64decode(request["body_base64"]),
-            transport=request["transport"],
-        )
-    return analytics
 
 
 def messages(findings: list[Finding]) -> list[str]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from support import MakeEvent
+from support import MakeEvent, replay
 
-from pytest_hybrid_analytics import Analytics
 from pytest_hybrid_analytics.plan import PlanError, TrackingPlan
 
 PLANS = Path(__file__).parent / "data" / "plans"
@@ -22,20 +19,6 @@ SHOP = PLANS / "shop.yaml"
 @pytest.fixture(scope="module")
 def plan() -> TrackingPlan:
     return TrackingPlan.load(SHOP)
-
-
-def replay(name: str) -> Analytics:
-    recording = json.loads((PAYLOADS / f"{name}.json").read_text())
-    analytics = Analytics()
-    for request in recording["requests"]:
-        analytics.api.handle(
-            request["method"],
-            request["path"],
-            request["headers"],
-            base64.b64decode(request["body_base64"]),
-            transport=request["transport"],
-        )
-    return analytics
 
 
 def violations(plan: TrackingPlan, *events: Any) -> list[str]:

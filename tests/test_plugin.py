@@ -5,6 +5,7 @@ from __future__ import annotations
 import faker  # noqa: F401  (imported once here: pytester forgets modules an inner run imports)
 import hypothesis  # noqa: F401
 import pytest
+from support import INNER_INI
 
 BATCH = '{"api_key": "phc_k", "batch": [{"event": "paid", "distinct_id": "u1"}]}'
 
@@ -14,12 +15,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(f"BATCH = {BATCH!r}\n")
     # pytest-playwright keeps a global soft-assertion scope that cannot nest in-process; the
     # browser road's own tests run it in a subprocess.
-    pytester.makeini("""
-        [pytest]
-        addopts = -p no:playwright -p no:cacheprovider
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = ignore::pytest.PytestAssertRewriteWarning
-    """)
+    pytester.makeini(INNER_INI)
     return pytester
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import faker  # noqa: F401  (imported once here: pytester forgets modules an inner run imports)
 import hypothesis  # noqa: F401
 import pytest
+from support import INNER_INI
 
 CARD_EVENT = (
     '{"event": "payment_submitted", "properties": {"distinct_id": "anon", "$lib": "web", '
@@ -25,12 +26,7 @@ events:
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(f"CARD_EVENT = {CARD_EVENT!r}\n")
     pytester.makefile(".yaml", plan=PLAN)
-    pytester.makeini("""
-        [pytest]
-        addopts = -p no:playwright -p no:cacheprovider
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = ignore::pytest.PytestAssertRewriteWarning
-    """)
+    pytester.makeini(INNER_INI)
     return pytester
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 
 from pytest_hybrid_analytics import Analytics, CapturedEvent, assert_same_person
 from pytest_hybrid_analytics.wire import decode_body, split_url
@@ -30,19 +31,9 @@ def load(name: str) -> dict[str, Any]:
     return recording
 
 
-def replay(recording: dict[str, Any]) -> Analytics:
+def replay(recording: dict[str, Any] | str) -> Analytics:
     """Every recorded request through the fake PostHog API; all must be accepted."""
-    analytics = Analytics()
-    for request in recording["requests"]:
-        body = base64.b64decode(request["body_base64"])
-        answer = analytics.api.handle(
-            request["method"],
-            request["path"],
-            request["headers"],
-            body,
-            transport=request["transport"],
-        )
-        assert answer.status == 200, (request["path"], answer.data)
+    analytics = support.replay(recording)
     assert analytics.rejected == []
     return analytics
 

@@ -20,6 +20,7 @@ import posthog
 import pytest
 import requests
 from posthog import Posthog
+from support import INNER_INI
 
 from pytest_hybrid_analytics import Analytics, assert_no_duplicates
 
@@ -288,15 +289,9 @@ def test_flags_by_local_evaluation(analytics: Analytics) -> None:
 
 
 def test_queued_events_are_flushed_into_the_test_and_unclosed_clients_named(
-    pytester: pytest.Pytester,
+    inner: pytest.Pytester,
 ) -> None:
-    pytester.makeini("""
-        [pytest]
-        addopts = -p no:playwright -p no:cacheprovider
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = ignore::pytest.PytestAssertRewriteWarning
-    """)
-    pytester.makepyfile("""
+    inner.makepyfile("""
         from posthog import Posthog
 
         CLIENT = []
@@ -310,7 +305,7 @@ def test_queued_events_are_flushed_into_the_test_and_unclosed_clients_named(
             assert analytics.find("never_flushed") == []
             CLIENT[0].shutdown()
     """)
-    result = pytester.runpytest("-rA")
+    result = inner.runpytest("-rA")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
@@ -385,12 +380,7 @@ def test_posthog_node_in_a_real_node_process(analytics: Analytics) -> None:
 
 @pytest.fixture
 def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("""
-        [pytest]
-        addopts = -p no:playwright -p no:cacheprovider
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = ignore::pytest.PytestAssertRewriteWarning
-    """)
+    pytester.makeini(INNER_INI)
     return pytester
 
 
