@@ -1,27 +1,36 @@
-"""``python -m benchmarks``: print every figure with its goal. Never fails on time."""
+"""``python -m benchmarks [SECTION ...]``: print every figure with its goal (or only those of the
+sections named: decode, assertions, ingest, overhead, browser). Never fails on time."""
 
 from __future__ import annotations
 
 import platform
+import sys
 
-from benchmarks import assertions, decode, ingest, overhead
+from benchmarks import assertions, browser, decode, ingest, overhead
+
+SECTIONS = {
+    "decode": ("Decoding", decode),
+    "assertions": ("Assertions", assertions),
+    "ingest": ("Collector ingest (16 real posthog clients in an app process)", ingest),
+    "overhead": ("Per-test overhead and memory (pytest sessions in subprocesses)", overhead),
+    "browser": ("Browser (posthog-js in Chromium: click to assertion, suite overhead)", browser),
+}
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        sys.exit(f"unknown section {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
     print(
         f"pytest-hybrid-analytics benchmarks (Python {platform.python_version()}, "
         f"{platform.machine()}); ratios are measured side by side in this process."
     )
-    for title, module in (
-        ("Decoding", decode),
-        ("Assertions", assertions),
-        ("Collector ingest (16 real posthog clients in an app process)", ingest),
-        ("Per-test overhead and memory (pytest sessions in subprocesses)", overhead),
-    ):
+    for name in names or SECTIONS:
+        title, module = SECTIONS[name]
         print(f"{title}:", flush=True)
         for figure in module.run():
             print(figure.row(), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -19,14 +19,23 @@
   const CAPTURED = [];   // the uuid of every event posthog-js captured in this document
   // Send what posthog-js still holds in its batch queue now, and return the uuid of every event
   // it captured in this document, so the harness can wait until each one is recorded
-  // (analytics.flush()), in flight or queued. posthog-js has no public flush: this uses its
-  // RequestQueue's _queue and _flush, probed, and sends nothing itself without them.
+  // (analytics.flush()), in flight or queued. posthog-js has no public flush, and its bundles
+  // rename private fields: find the request queue by its methods (enqueue and unload, not the
+  // retry queue's retriableRequest) and send it the way posthog-js does at pagehide.
+  function requestQueue(instance) {
+    if (instance._requestQueue) return instance._requestQueue;
+    for (const value of Object.values(instance)) {
+      if (value && typeof value === 'object' && typeof value.enqueue === 'function' &&
+          typeof value.unload === 'function' && typeof value.retriableRequest !== 'function') {
+        return value;
+      }
+    }
+    return null;
+  }
   function flush() {
     for (const instance of INSTANCES) {
-      const queue = instance._requestQueue;
-      if (!queue || typeof queue._flush !== 'function') continue;
-      if (typeof queue._clearFlushTimeout === 'function') queue._clearFlushTimeout();
-      queue._flush();
+      const queue = requestQueue(instance);
+      if (queue) queue.unload();
     }
     return CAPTURED.slice();
   }

@@ -112,6 +112,7 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     try:
         yield recorder
     finally:
+        recorder._flush_at_end()
         notes = harness.end(recorder)
     request.config.stash[_NOTES].extend(f"{request.node.nodeid}: {note}" for note in notes)
     failing, reported = request.config.stash[_CHECKS].run(
@@ -152,6 +153,8 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
         recorder = request.node.stash.get(_RECORDER, None)
         if recorder is not None:
             recorder.attach(value)
+            # Before pytest-playwright closes the context: what posthog-js still holds.
+            request.addfinalizer(recorder._flush_at_end)
     return value
 
 

@@ -82,3 +82,56 @@ def test_launch_options_use_a_chromium_that_exists() -> None:
     assert launch_options({"channel": "chrome"}, browser_name="chromium", bundled=None) == {
         "channel": "chrome"
     }
+
+
+def test_flush_sends_what_posthog_js_holds_and_the_last_events_land_in_their_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # With a 5 s batch, only a real flush gets events in within the 2 s the test allows; and
+    # the click that ends the second test is only recorded if the harness flushes the page
+    # before pytest-playwright closes the context.
+    pytester.makeini(f"""
+        [pytest]
+        addopts = -p no:cacheprovider
+        analytics_posthog_js = {DIST.parent}
+        analytics_flush_ms = 5000
+        asyncio_default_fixture_loop_scope = function
+    """)
+    web = DIST.parent.parent.parent / "web"
+    pytester.makepyfile(f"""
+        from pathlib import Path
+
+        WEB = Path({str(web)!r})
+        MODULES = Path({str(DIST.parent.parent)!r})
+
+        def serve(page):
+            def answer(route):
+                path = route.request.url.split("shop.example", 1)[1].split("?")[0]
+                if path.startswith("/node_modules/"):
+                    body = (MODULES / path.removeprefix("/node_modules/")).read_bytes()
+                    route.fulfill(body=body, content_type="text/javascript")
+                else:
+                    route.fulfill(body=(WEB / "click.html").read_bytes(),
+                                  content_type="text/html")
+            page.route("http://shop.example/**", answer)
+            page.goto("http://shop.example/click.html")
+            page.wait_for_selector("text=ready")
+
+        def test_flush(analytics, page):
+            serve(page)
+            page.click("#click")
+            analytics.flush(timeout=2)
+            assert [e.event for e in analytics.find("clicked")] == ["clicked"]
+
+        def test_ends_with_a_click(analytics, page):
+            serve(page)
+            page.click("#click")
+    """)
+    result = pytester.runpytest_subprocess("--analytics-summary")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_ends_with_a_click*: * events (* client), 1 person",
+            "  client: *clicked*",
+        ]
+    )

@@ -13,13 +13,15 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Browser, expect
+from web_app import WebApp
 
 from pytest_hybrid_analytics import CapturedEvent, RejectedRequest, assert_same_person
 from pytest_hybrid_analytics.cli import _format_line, _parser, _serve, main
@@ -204,6 +206,67 @@ def test_serve_end_to_end_with_the_posthog_sdk(tmp_path: Path, serve: list[Serve
     assert_same_person(recorded)
     [rejected] = recorded.rejected
     assert (rejected.status, rejected.body) == (400, b"not json")
+
+
+def follow(url: str, until: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """Every event the server has, long poll after long poll, once ``until(events)`` holds;
+    fails when a long poll brings nothing new."""
+    events: list[dict[str, Any]] = []
+    while not until(events):
+        news = poll(url, after=len(events))
+        assert news["events"], f"nothing new within 10 s after {[e['event'] for e in events]}"
+        events += news["events"]
+    return events
+
+
+def test_serve_records_posthog_js_in_chromium(
+    tmp_path: Path, serve: list[Serve], browser: Browser, web_app: WebApp
+) -> None:
+    """A real page, no plugin attached: posthog-js's own ``api_host`` is the URL serve prints."""
+    jsonl = tmp_path / "browser.jsonl"
+    server = Serve("--jsonl", str(jsonl), "--flag", "new-checkout=variant-b")
+    serve.append(server)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        url = f"{web_app.url}/serve.html?api_host={server.url}"
+        page.goto(url)
+        expect(page.locator("#status")).to_have_text("ready")
+        page.wait_for_function("posthog.getFeatureFlag('new-checkout') === 'variant-b'")
+        page.click("#buy")
+        page.click("#login")
+        # Wait for the batched events too: posthog-js loses a batch that a navigation catches
+        # in the middle of its asynchronous gzip (the SDK's own behaviour, not serve's).
+        wanted = {"$identify", "purchase_clicked", "$feature_flag_called"}
+        follow(server.url, lambda got: wanted <= {e["event"] for e in got})
+        page.click("#next")  # $pageleave goes by sendBeacon at pagehide
+        page.wait_for_url("**/next.html")
+        live = follow(server.url, lambda got: "$pageleave" in [e["event"] for e in got])
+    finally:
+        context.close()
+    code, rest, err = server.stop(signal.SIGINT)
+    assert (code, err) == (0, "")
+    assert rest[-1].startswith(f"hybrid-analytics: stopped; {len(live)} events, written to")
+
+    recorded = load_jsonl(jsonl)
+    assert [e.uuid for e in recorded.events] == [e["uuid"] for e in live]
+    names = [e.event for e in recorded.events]
+    for name in ("$pageview", "$feature_flag_called", "purchase_clicked", "$identify"):
+        assert names.count(name) == 1, names
+    assert names.count("$autocapture") == 3  # buy, log in, the link
+    assert names[-1] == "$pageleave"
+    assert recorded.rejected == []
+    assert {(e.source, e.lib, e.api_key, e.transport) for e in recorded.events} == {
+        ("client", "web", "phc_serve", "collector")
+    }
+    assert {e.properties["$current_url"] for e in recorded.events} == {url}
+    [called] = recorded.find("$feature_flag_called")
+    assert called.properties["$feature_flag_response"] == "variant-b"
+    [bought] = recorded.find("purchase_clicked", plan="pro", price=29.99)
+    [identify] = recorded.find("$identify", distinct_id="user-9")
+    assert identify.properties["$anon_distinct_id"] == bought.distinct_id != "user-9"
+    assert recorded.find("$pageleave")[0].distinct_id == "user-9"
+    assert_same_person(recorded)
 
 
 def test_sigterm_answers_a_waiting_long_poll_and_stops(serve: list[Serve]) -> None:

@@ -1,12 +1,19 @@
-"""pytest-xdist: a suite of server-road tests under ``-n 2`` gives the same results as serial,
-each worker with its own collector port and recorder, and no event crossing between tests."""
+"""pytest-xdist: a suite of browser and server-road tests under ``-n 2`` gives the same results as
+serial, each worker with its own collector port and recorder, and no event crossing between tests.
+
+The browser tests come first in the suite, so xdist's first batches (two tests to each worker)
+give both workers pages at the same time: posthog-js in two Chromiums, each page sending to its
+own worker's collector under its own test's token."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 SUITE = """
 import json
@@ -16,20 +23,48 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import expect
 from posthog import Posthog
 
 N = range(6)
+PAGES = range(4)
 
 
-def report(analytics, name):
+def report(analytics, name, page_id=None, **extra):
+    # One line per test; the page's own distinct id is written as <page>.
     line = {
         "test": name,
         "worker": os.environ.get("PYTEST_XDIST_WORKER", "serial"),
         "port": urlsplit(analytics.host).port,
-        "events": sorted([e.event, e.distinct_id, e.transport] for e in analytics.events),
+        "events": sorted(
+            [e.event, "<page>" if e.distinct_id == page_id else e.distinct_id, e.transport]
+            for e in analytics.events
+        ),
+        "page_id": page_id,
+        **extra,
     }
     with open(os.environ["RESULTS"], "a") as out:
         out.write(json.dumps(line) + "\\n")
+
+
+@pytest.mark.parametrize("n", PAGES)
+def test_posthog_js_in_a_page(analytics, page, site, n):
+    sent = []
+    page.on("request", lambda request: sent.append(request.url))
+    url = f"{site}/web/click.html?n={n}"
+    page.goto(url)
+    expect(page.locator("#status")).to_have_text("ready")
+    page.click("#click")
+    analytics.wait_for("clicked", source="client", page=str(n))
+    analytics.flush()  # every event the page captured so far is recorded
+    page_id = page.evaluate("window.__hybridAnalytics.instances[0].get_distinct_id()")
+    sdk = [sent_to for sent_to in sent if not sent_to.startswith(site + "/")]
+    mine = analytics.host + "/browser/https/"
+    report(analytics, f"page_{n}", page_id, sdk=len(sdk), elsewhere=[
+        sent_to for sent_to in sdk if not sent_to.startswith(mine)
+    ])
+    assert {e.distinct_id for e in analytics.events} == {page_id}
+    assert {e.properties["$current_url"] for e in analytics.events} == {url}
 
 
 @pytest.mark.parametrize("n", N)
@@ -68,15 +103,43 @@ def test_threaded_sdk_claimed_in_process(analytics, n):
     assert {e.event for e in analytics.events} == {f"sdk_{n}"}
 """
 
+#: The inner suite's pages: the repository's ``fixtures/`` on 127.0.0.1, one server per worker.
+CONFTEST = """
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site():
+    handler = functools.partial(Quiet, directory={fixtures!r})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{{server.server_address[1]}}"
+    server.shutdown()
+    server.server_close()
+"""
+
+TESTS = 4 + 3 * 6
+
 
 @pytest.fixture
 def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("""
+    pytester.makeini(f"""
         [pytest]
-        addopts = -p no:playwright -p no:cacheprovider
+        addopts = -p no:cacheprovider
+        analytics_posthog_js = {FIXTURES / "node_modules" / "posthog-js"}
         asyncio_default_fixture_loop_scope = function
         filterwarnings = ignore::pytest.PytestAssertRewriteWarning
     """)
+    pytester.makeconftest(CONFTEST.format(fixtures=str(FIXTURES)))
     pytester.makepyfile(test_suite=SUITE)
     return pytester
 
@@ -88,8 +151,8 @@ def run(
     monkeypatch.setenv("RESULTS", str(results))
     # In a subprocess both times: in this process the outer harness would claim the inner
     # SDK's requests to analytics.host before they reach the inner collector.
-    outcome = inner.runpytest_subprocess(*args, timeout=120)
-    outcome.assert_outcomes(passed=18)
+    outcome = inner.runpytest_subprocess(*args, timeout=180)
+    outcome.assert_outcomes(passed=TESTS)
     return [json.loads(line) for line in results.read_text().splitlines()]
 
 
@@ -102,10 +165,16 @@ def test_two_workers_give_the_serial_results_each_with_its_own_collector(
     def by_test(lines: list[dict[str, Any]]) -> dict[str, list[Any]]:
         return {line["test"]: line["events"] for line in lines}
 
-    assert len(serial) == len(parallel) == 18
+    assert len(serial) == len(parallel) == TESTS
     assert by_test(parallel) == by_test(serial)
     assert by_test(serial)["road_0"] == [["road_0", "r0", "requests"]] * 3
     assert by_test(serial)["host_5"] == [["host_5", "h5", "collector"]]
+    for n in range(4):  # only the page's own events, none from another page or test
+        assert by_test(serial)[f"page_{n}"] == [
+            ["$autocapture", "<page>", "browser"],
+            ["$pageview", "<page>", "browser"],
+            ["clicked", "<page>", "browser"],
+        ]
 
     assert {line["worker"] for line in serial} == {"serial"}
     assert len({line["port"] for line in serial}) == 1
@@ -115,3 +184,10 @@ def test_two_workers_give_the_serial_results_each_with_its_own_collector(
     assert sorted(ports) == ["gw0", "gw1"]  # both workers ran tests
     assert all(len(found) == 1 for found in ports.values())  # one collector per worker
     assert ports["gw0"] != ports["gw1"]
+
+    pages = [line for line in serial + parallel if line["test"].startswith("page_")]
+    assert sorted({line["worker"] for line in pages}) == ["gw0", "gw1", "serial"]
+    assert len({line["page_id"] for line in pages}) == 8  # a new person in every page
+    for line in pages:  # every SDK request went to its own worker's collector and test
+        assert line["sdk"] >= 2, line
+        assert line["elsewhere"] == [], line
