@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import T0, MakeEvent
+from support import T0, MakeEvent, replay
 
-from pytest_hybrid_analytics import Analytics
 from pytest_hybrid_analytics.diagnostics import STRING_LIMIT, diagnose
 from pytest_hybrid_analytics.events import CapturedEvent, event_from_wire
 from pytest_hybrid_analytics.lifecycle import ClientNote
@@ -53,16 +50,7 @@ def test_nothing_to_say_about_a_healthy_capture(ev: MakeEvent) -> None:
 def test_real_sdk_traffic_has_nothing_but_its_age() -> None:
     """Replayed today, recorded earlier: only the arrival check may speak, so switch it off."""
     for path in sorted(PAYLOADS.glob("posthog-*.json")):
-        recording = json.loads(path.read_text())
-        analytics = Analytics()
-        for request in recording["requests"]:
-            analytics.api.handle(
-                request["method"],
-                request["path"],
-                request["headers"],
-                base64.b64decode(request["body_base64"]),
-                transport=request["transport"],
-            )
+        analytics = replay(path)
         assert diagnose(analytics, max_skew=timedelta(days=36500)) == [], path.stem
 
 
