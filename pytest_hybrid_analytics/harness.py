@@ -46,27 +46,40 @@ class Analytics(EventRecorder):
         self._contexts: list[Any] = []
 
     def _flush_at_end(self) -> None:
-        """:meth:`flush` as a test ends: what never arrives becomes a note, not an error."""
+        """The pages' part of :meth:`flush` as a test ends (the harness then flushes the
+        server clients, noting what they still held): what never arrives becomes a note."""
         try:
-            self.flush()
+            self.flush(clients=False)
         except AssertionError as missing:
             self.console.append(f"harness: {str(missing).splitlines()[0]}")
 
-    def flush(self, *, timeout: float = 5.0) -> None:
+    def flush(self, *, timeout: float = 5.0, clients: bool = True) -> None:
         """Deliver what the SDKs still hold, and return once it is recorded: posthog-js's batch
-        queue in every attached page, and every live ``posthog`` client in this process.
+        queue in every attached page, and (``clients=True``) every live ``posthog`` client in
+        this process; what a client still held is noted in :attr:`client_notes` (the app never
+        flushed it).
 
         Call it before asserting that something did *not* happen (no duplicates, no PII): an
-        event still in a queue cannot fail a check. The assertions call it themselves when
-        given ``analytics``.
+        event still in a queue cannot fail a check. The assertions call it themselves for the
+        pages when given ``analytics`` (the server side's delivery is the app's to do, and a
+        ``wait_for`` that times out says when it did not).
 
         >>> page.click("#buy")
         >>> analytics.flush()
         >>> assert_no_duplicates(analytics)
         """
         __tracebackhide__ = True
-        if self._flush_clients is not None:
-            self._flush_clients()
+        if clients and self._flush_clients is not None:
+            for site, delivered in self._flush_clients():
+                if delivered:
+                    self.client_notes.append(
+                        ClientNote(
+                            site,
+                            f"{delivered} queued event{'s' * (delivered != 1)} flushed by "
+                            "analytics.flush() (the app never called flush() or shutdown())",
+                            delivered,
+                        )
+                    )
         if self._contexts:
             from pytest_hybrid_analytics.browser import flush_pages
 

@@ -267,11 +267,12 @@ def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], que
 
 
 def events_of(events: EventRecorder | Iterable[CapturedEvent]) -> list[CapturedEvent]:
-    """A list of events from a recorder (flushed first, where it can be) or any iterable."""
+    """A list of events from a recorder (its pages flushed first, where it has any) or any
+    iterable."""
     if isinstance(events, EventRecorder):
         flush = getattr(events, "flush", None)
         if callable(flush):
-            flush()
+            flush(clients=False)
         return events.events
     if isinstance(events, Mapping | str | bytes):
         raise TypeError("expected an EventRecorder or an iterable of CapturedEvent")
