@@ -405,7 +405,10 @@ def assert_same_user_journey(
     label, query = parsed[broken]
     if best_person is None:
         whose = f" of {distinct_id!r} (or of an id merged with it)" if distinct_id else ""
-        lines.append(f"No events{whose} were captured.")
+        lines.append(
+            f"No events{whose} were captured. Next step: check the distinct id, and that the "
+            "SDKs send to a road the harness covers (README, 'Nothing arrived?')."
+        )
         _fail(lines, evs, identity)
     lines.append(
         f"The furthest any person got: {identity.label(best_person)} matched "
@@ -429,7 +432,8 @@ def assert_same_user_journey(
         )
     elif mine and after is not None:
         lines.append(
-            f"Step {broken + 1} happened for this person only before step {broken} (out of order)."
+            f"Step {broken + 1} happened for this person only before step {broken} (out of order). "
+            "Next step: check the order the app tracks them in, or the order of the steps."
         )
     else:
         misses = query.near_misses(evs, limit=3)

@@ -90,6 +90,8 @@ class Analytics(EventRecorder):
                     f"pages that did not arrive within {timeout:g} s (uuids "
                     f"{sorted(missing)[:5]}): lost in transit, or held back by the SDK.\n"
                     + self.timeline()
+                    + "\nNext step: see what posthog-js printed (analytics.console), and whether "
+                    "the page navigated while it was sending (README, 'Browser')."
                 )
 
     def _notes(self, query: Query) -> list[str]:
