@@ -66,6 +66,24 @@ class Checks:
         return failing, reported
 
 
+#: Per kind of finding that fails a test: its heading and what to do next.
+_FINDING_TEXTS = (
+    (
+        "pii",
+        "Sensitive data in client events",
+        "keep card numbers, passwords and tokens on the server (guide: 'Don't send sensitive "
+        "data client-side'), or allow a property with @pytest.mark.analytics(allow_pii=['name']) "
+        "(README, 'Checks at teardown').",
+    ),
+    (
+        "plan",
+        "The tracking plan was broken",
+        "fix the event or the plan, or allow the codes with "
+        "@pytest.mark.analytics(allow_plan=['extra-property']) (README, 'Tracking plan').",
+    ),
+)
+
+
 def teardown_failure(rejected: Sequence[RejectedRequest], failing: Sequence[Finding]) -> str | None:
     """The teardown error for a test that passed its own assertions but broke a check."""
     parts = []
@@ -79,21 +97,9 @@ def teardown_failure(rejected: Sequence[RejectedRequest], failing: Sequence[Find
             "@pytest.mark.analytics(allow_rejected=True) if bad input is what it tests "
             "(README, 'Rejected requests')."
         )
-    pii = [f for f in failing if f.kind == "pii"]
-    if pii:
-        parts.append(
-            f"Sensitive data in client events ({len(pii)}):\n"
-            + "\n".join(f"  {finding}" for finding in pii)
-            + "\nNext step: keep card numbers, passwords and tokens on the server (guide: "
-            "'Don't send sensitive data client-side'), or allow a property with "
-            "@pytest.mark.analytics(allow_pii=['name']) (README, 'PII guard')."
-        )
-    plan = [f for f in failing if f.kind == "plan"]
-    if plan:
-        parts.append(
-            f"The tracking plan was broken ({len(plan)}):\n"
-            + "\n".join(f"  {finding}" for finding in plan)
-            + "\nNext step: fix the event or the plan, or allow the codes with "
-            "@pytest.mark.analytics(allow_plan=['extra-property']) (README, 'Tracking plan')."
-        )
+    for kind, heading, next_step in _FINDING_TEXTS:
+        found = [f for f in failing if f.kind == kind]
+        if found:
+            listed = "\n".join(f"  {finding}" for finding in found)
+            parts.append(f"{heading} ({len(found)}):\n{listed}\nNext step: {next_step}")
     return "\n\n".join(parts) or None
