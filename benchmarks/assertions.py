@@ -21,7 +21,7 @@ from pytest_hybrid_analytics import (
     assert_single_distinct_id,
     parse_capture_request,
 )
-from pytest_hybrid_analytics.wire import encode_body
+from pytest_hybrid_analytics._model.wire import encode_body
 
 
 def timeline(count: int) -> list[CapturedEvent]:

@@ -84,7 +84,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_hybrid_analytics.browser import launch_options
+from pytest_hybrid_analytics._roads.chromium import launch_options
 
 GO = os.fdopen(int(os.environ["BENCH_GO"]), "r")  # the benchmark says when a test may start
 DONE = os.fdopen(int(os.environ["BENCH_DONE"]), "w")  # and hears what it took
@@ -110,9 +110,9 @@ def site():
 @pytest.fixture(scope="session")
 def bare_collector():
     \"\"\"The fake PostHog API on 127.0.0.1 with nothing of the plugin around it.\"\"\"
-    from pytest_hybrid_analytics.api import FakePostHog
-    from pytest_hybrid_analytics.collector import Collector
-    from pytest_hybrid_analytics.recorder import EventRecorder
+    from pytest_hybrid_analytics._recording.fake_api import FakePostHog
+    from pytest_hybrid_analytics._roads.collector import Collector
+    from pytest_hybrid_analytics._recording.recorder import EventRecorder
 
     recorder = EventRecorder()
     api = FakePostHog(recorder)
@@ -393,8 +393,8 @@ class _Page:
 def _click_to_assertion() -> list[Figure]:
     from playwright.sync_api import sync_playwright
 
-    from pytest_hybrid_analytics.browser import launch_options
-    from pytest_hybrid_analytics.session import Harness
+    from pytest_hybrid_analytics._roads.chromium import launch_options
+    from pytest_hybrid_analytics._roads.harness import Harness
 
     with _site() as site, sync_playwright() as playwright, Harness(posthog_js=DIST) as harness:
         chromium = playwright.chromium

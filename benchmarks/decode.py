@@ -8,7 +8,7 @@ import json
 from benchmarks._data import client_events
 from benchmarks._measure import Figure, paired
 from pytest_hybrid_analytics import parse_capture_request
-from pytest_hybrid_analytics.wire import encode_body
+from pytest_hybrid_analytics._model.wire import encode_body
 
 
 def run() -> list[Figure]:

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 
 from benchmarks._measure import Figure
 from pytest_hybrid_analytics import EventRecorder
-from pytest_hybrid_analytics.api import Answer, FakePostHog
-from pytest_hybrid_analytics.collector import Collector
+from pytest_hybrid_analytics._recording.fake_api import Answer, FakePostHog
+from pytest_hybrid_analytics._roads.collector import Collector
 
 CLIENTS = 16
 PER_CLIENT = 1_000

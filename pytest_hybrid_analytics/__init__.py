@@ -7,10 +7,16 @@
 ...     analytics.wait_for("purchase_completed", source="server")
 ...     assert_same_person(analytics)
 ...     assert_no_duplicates(analytics)
+
+This module is the whole public face: every type a test receives is exported here, and every
+other module of the package is private.
 """
 
-from pytest_hybrid_analytics.assertions import (
+from typing import TYPE_CHECKING
+
+from pytest_hybrid_analytics._checks.assertions import (
     Duplicate,
+    Step,
     assert_no_duplicates,
     assert_no_pii,
     assert_same_api_key,
@@ -20,15 +26,22 @@ from pytest_hybrid_analytics.assertions import (
     assert_utc_timestamps,
     find_duplicates,
 )
-from pytest_hybrid_analytics.events import CapturedEvent
-from pytest_hybrid_analytics.flags import FlagBook
-from pytest_hybrid_analytics.harness import Analytics
-from pytest_hybrid_analytics.identity import Identity
-from pytest_hybrid_analytics.ingest import parse_capture_request
-from pytest_hybrid_analytics.jsonl import load_jsonl, write_jsonl
-from pytest_hybrid_analytics.pii import PiiGuard
-from pytest_hybrid_analytics.recorder import EventRecorder, RejectedRequest
-from pytest_hybrid_analytics.wire import PayloadError
+from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.pii import PiiGuard
+from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
+from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.ingest import parse_capture_request
+from pytest_hybrid_analytics._model.wire import PayloadError
+from pytest_hybrid_analytics._recording.analytics import Analytics
+from pytest_hybrid_analytics._recording.client_notes import ClientNote
+from pytest_hybrid_analytics._recording.factory import AnalyticsFactory, FakeUser, WireRequest
+from pytest_hybrid_analytics._recording.fake_api import Answer, FakePostHog
+from pytest_hybrid_analytics._recording.flags import FlagBook
+from pytest_hybrid_analytics._recording.recorder import EventRecorder
+from pytest_hybrid_analytics._reports.jsonl import load_jsonl, write_jsonl
+
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics._checks.plan import TrackingPlan
 
 __version__ = "0.1.0"
 
@@ -36,7 +49,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     # TrackingPlan pulls in jsonschema and PyYAML: loaded on first use, not with the plugin.
     if name == "TrackingPlan":
-        from pytest_hybrid_analytics.plan import TrackingPlan
+        from pytest_hybrid_analytics._checks.plan import TrackingPlan
 
         return TrackingPlan
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -44,15 +57,23 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "Analytics",
+    "AnalyticsFactory",
+    "Answer",
     "CapturedEvent",
+    "ClientNote",
     "Duplicate",
     "EventRecorder",
+    "FakePostHog",
+    "FakeUser",
+    "Finding",
     "FlagBook",
     "Identity",
     "PayloadError",
     "PiiGuard",
     "RejectedRequest",
+    "Step",
     "TrackingPlan",
+    "WireRequest",
     "assert_no_duplicates",
     "assert_no_pii",
     "assert_same_api_key",

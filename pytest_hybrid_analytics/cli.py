@@ -3,7 +3,7 @@ hand or for a suite that is not Python.
 
 It prints the URL to give posthog-js as ``api_host`` (and a backend SDK as ``host``), prints
 each event as it arrives, serves a live page of the timeline at that URL, and with ``--jsonl``
-writes every event to a JSON Lines file that :func:`~pytest_hybrid_analytics.jsonl.load_jsonl`
+writes every event to a JSON Lines file that :func:`~pytest_hybrid_analytics.load_jsonl`
 loads back into an ``EventRecorder``. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
 
 .. code-block:: console
@@ -24,13 +24,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pytest_hybrid_analytics.api import Answer
-from pytest_hybrid_analytics.collector import Collector, Route
-from pytest_hybrid_analytics.events import CapturedEvent
-from pytest_hybrid_analytics.harness import Analytics
-from pytest_hybrid_analytics.jsonl import event_to_json, write_jsonl
-from pytest_hybrid_analytics.recorder import RejectedRequest
-from pytest_hybrid_analytics.report import format_value
+from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
+from pytest_hybrid_analytics._model.text import clock, format_value, plural
+from pytest_hybrid_analytics._recording.analytics import Analytics
+from pytest_hybrid_analytics._recording.fake_api import Answer
+from pytest_hybrid_analytics._reports.jsonl import event_to_json, write_jsonl
+from pytest_hybrid_analytics._roads.collector import Collector, Route
 
 __all__ = ["main"]
 
@@ -127,8 +126,7 @@ def _no_icon(method: str, path: str, headers: Mapping[str, str], body: bytes) ->
 
 
 def _clock(event: CapturedEvent | RejectedRequest) -> str:
-    moment = event.timestamp if isinstance(event, CapturedEvent) else event.received_at
-    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    return clock(event.timestamp if isinstance(event, CapturedEvent) else event.received_at)
 
 
 def _format_line(item: CapturedEvent | RejectedRequest) -> str:
@@ -334,8 +332,8 @@ def _serve(options: argparse.Namespace, out: IO[str], wait: Callable[[], object]
             jsonl.close()
     rejected = len(live.rejected)
     print(
-        f"hybrid-analytics: stopped; {len(live)} event{'s' * (len(live) != 1)}"
-        + (f", {rejected} rejected request{'s' * (rejected != 1)}" if rejected else "")
+        f"hybrid-analytics: stopped; {plural(len(live), 'event')}"
+        + (f", {plural(rejected, 'rejected request')}" if rejected else "")
         + (f", written to {options.jsonl}" if options.jsonl else ""),
         file=out,
         flush=True,

@@ -9,17 +9,18 @@ from typing import Any
 
 import pytest
 
-from pytest_hybrid_analytics import _settings, _terminal
-from pytest_hybrid_analytics._reporting import Reporter
-from pytest_hybrid_analytics.browser import launch_options
-from pytest_hybrid_analytics.checks import Checks, teardown_failure
-from pytest_hybrid_analytics.diagnostics import diagnose
-from pytest_hybrid_analytics.factory import AnalyticsFactory
-from pytest_hybrid_analytics.harness import Analytics
-from pytest_hybrid_analytics.pii import mask_secrets
-from pytest_hybrid_analytics.report import format_summary
-from pytest_hybrid_analytics.run import Finding, RecordedTest
-from pytest_hybrid_analytics.session import Harness
+from pytest_hybrid_analytics._checks.diagnostics import diagnose
+from pytest_hybrid_analytics._checks.findings import Finding, RecordedTest
+from pytest_hybrid_analytics._checks.pii import mask_secrets
+from pytest_hybrid_analytics._checks.teardown import Checks, teardown_failure
+from pytest_hybrid_analytics._pytest import settings as _settings
+from pytest_hybrid_analytics._pytest import terminal as _terminal
+from pytest_hybrid_analytics._pytest.reporter import Reporter
+from pytest_hybrid_analytics._recording.analytics import Analytics
+from pytest_hybrid_analytics._recording.factory import AnalyticsFactory
+from pytest_hybrid_analytics._recording.timeline import format_summary
+from pytest_hybrid_analytics._roads.chromium import launch_options
+from pytest_hybrid_analytics._roads.harness import Harness
 
 _HARNESS = pytest.StashKey[Harness]()
 _RECORDER = pytest.StashKey[Analytics]()
@@ -107,12 +108,12 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     """
     options = _settings.options(request.node)
     harness = request.config.stash[_HARNESS]
-    recorder = harness.begin(Analytics())
+    recorder = harness.begin()
     request.node.stash[_RECORDER] = recorder
     try:
         yield recorder
     finally:
-        recorder._flush_at_end()
+        harness.flush_pages(recorder)
         notes = harness.end(recorder)
     request.config.stash[_NOTES].extend(f"{request.node.nodeid}: {note}" for note in notes)
     failing, reported = request.config.stash[_CHECKS].run(
@@ -154,7 +155,8 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
         if recorder is not None:
             recorder.attach(value)
             # Before pytest-playwright closes the context: what posthog-js still holds.
-            request.addfinalizer(recorder._flush_at_end)
+            harness = request.config.stash[_HARNESS]
+            request.addfinalizer(lambda: harness.flush_pages(recorder))
     return value
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pytest_hybrid_analytics.events import CapturedEvent, Source, event_from_wire
-from pytest_hybrid_analytics.harness import Analytics
+from pytest_hybrid_analytics._model.events import CapturedEvent, Source, event_from_wire
+from pytest_hybrid_analytics._recording.analytics import Analytics
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MakeEvent = Callable[..., CapturedEvent]

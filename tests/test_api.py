@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pytest_hybrid_analytics import Analytics, FlagBook, assert_no_duplicates
-from pytest_hybrid_analytics.api import FakePostHog
-from pytest_hybrid_analytics.wire import encode_body
+from pytest_hybrid_analytics._model.wire import encode_body
+from pytest_hybrid_analytics._recording.fake_api import FakePostHog
 
 BATCH = {
     "api_key": "phc_k",

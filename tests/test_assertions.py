@@ -106,7 +106,7 @@ def test_anonymous_to_identified_flow_is_one_person(ev: MakeEvent) -> None:
     assert assert_same_person(rec) == "user"
 
 
-def test_a_filtered_list_still_knows_the_merge_from_its_recorder(ev: MakeEvent) -> None:
+def test_a_filtered_list_knows_the_merge_from_the_recorder_passed_with_it(ev: MakeEvent) -> None:
     rec = recorded(
         ev("$pageview", "anon"),
         ev("$identify", "user", at=1, **ANON),
@@ -114,7 +114,11 @@ def test_a_filtered_list_still_knows_the_merge_from_its_recorder(ev: MakeEvent) 
     )
     subset = rec.find("$pageview") + rec.find(source="server")
     assert [e.event for e in subset] == ["$pageview", "purchase"]
-    assert assert_same_person(subset) == "user"
+    assert assert_same_person(subset, recorder=rec) == "user"
+    assert assert_same_user_journey(subset, ["$pageview", "purchase"], recorder=rec)
+    # Events carry no pointer back to their recorder: alone, the list knows no $identify.
+    with pytest.raises(AssertionError, match="No \\$identify, \\$create_alias or merge"):
+        assert_same_person(subset)
 
 
 def test_same_person_failure_names_persons_merges_and_next_step(ev: MakeEvent) -> None:

@@ -8,8 +8,12 @@ from typing import Any
 import pytest
 from support import make_event
 
-from pytest_hybrid_analytics.assertions import find_duplicates
-from pytest_hybrid_analytics.audit import (
+from pytest_hybrid_analytics import ClientNote
+from pytest_hybrid_analytics._checks.assertions import find_duplicates
+from pytest_hybrid_analytics._checks.findings import Finding, RecordedTest
+from pytest_hybrid_analytics._checks.plan import TrackingPlan
+from pytest_hybrid_analytics._model.events import CapturedEvent, event_from_wire
+from pytest_hybrid_analytics._reports.audit import (
     ANONYMOUS,
     CHECKLIST,
     CLIENT_SDK,
@@ -25,10 +29,6 @@ from pytest_hybrid_analytics.audit import (
     audit,
     looks_critical,
 )
-from pytest_hybrid_analytics.events import CapturedEvent, event_from_wire
-from pytest_hybrid_analytics.lifecycle import ClientNote
-from pytest_hybrid_analytics.plan import TrackingPlan
-from pytest_hybrid_analytics.run import Finding, RecordedTest
 
 KEY = "phc_shopkey_1234567890ab"
 

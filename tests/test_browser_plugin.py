@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_hybrid_analytics.browser import CLOSED_NETWORK_ARGS, launch_options
+from pytest_hybrid_analytics._roads.chromium import CLOSED_NETWORK_ARGS, launch_options
 
 DIST = Path(__file__).resolve().parent.parent / "fixtures" / "node_modules" / "posthog-js" / "dist"
 

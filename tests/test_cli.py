@@ -24,8 +24,8 @@ from playwright.sync_api import Browser, expect
 from web_app import WebApp
 
 from pytest_hybrid_analytics import CapturedEvent, RejectedRequest, assert_same_person
+from pytest_hybrid_analytics._reports.jsonl import load_jsonl
 from pytest_hybrid_analytics.cli import _format_line, _parser, _serve, main
-from pytest_hybrid_analytics.jsonl import load_jsonl
 
 SCRIPT = Path(sys.executable).with_name("hybrid-analytics")
 BANNER = re.compile(r"hybrid-analytics collector on (http://127\.0\.0\.1:(\d+))")

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_hybrid_analytics import PayloadError, parse_capture_request
-from pytest_hybrid_analytics.wire import encode_body
+from pytest_hybrid_analytics._model.wire import encode_body
 
 PATHS = [
     "/e/",

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from pytest_hybrid_analytics import PayloadError, parse_capture_request
-from pytest_hybrid_analytics.ingest import capture_path
-from pytest_hybrid_analytics.wire import encode_body
+from pytest_hybrid_analytics._model.ingest import capture_path
+from pytest_hybrid_analytics._model.wire import encode_body
 
 EVENT = {"event": "signed_up", "distinct_id": "u1", "properties": {"plan": "pro"}}
 

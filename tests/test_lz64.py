@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
-from pytest_hybrid_analytics._lz64 import LZ64Error, decompress_from_base64
-from pytest_hybrid_analytics.wire import decode_body
+from pytest_hybrid_analytics._model.lz64 import LZ64Error, decompress_from_base64
+from pytest_hybrid_analytics._model.wire import decode_body
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "lz64_vectors.json").read_text())["vectors"]
 

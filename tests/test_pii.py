@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import MakeEvent, replay
 
-from pytest_hybrid_analytics.pii import MASK, PiiGuard, mask_secrets, redact
-from pytest_hybrid_analytics.run import Finding
+from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.pii import MASK, PiiGuard, mask_secrets, redact
 
 PAYLOADS = Path(__file__).parent / "payloads"
 

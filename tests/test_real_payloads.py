@@ -18,7 +18,7 @@ import pytest
 import support
 
 from pytest_hybrid_analytics import Analytics, CapturedEvent, assert_same_person
-from pytest_hybrid_analytics.wire import decode_body, split_url
+from pytest_hybrid_analytics._model.wire import decode_body, split_url
 
 FOLDER = Path(__file__).parent / "payloads"
 FILES = sorted(FOLDER.glob("posthog-*.json"))

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from pytest_hybrid_analytics.wire import (
+from pytest_hybrid_analytics._model.wire import (
     MAX_BODY_BYTES,
     PayloadError,
     decode_body,

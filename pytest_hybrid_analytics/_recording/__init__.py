@@ -1,0 +1,2 @@
+"""Recording: the store and recorder, queries, the timeline text, the fake PostHog API, flags,
+and ``Analytics``."""

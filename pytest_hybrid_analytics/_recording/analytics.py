@@ -1,0 +1,154 @@
+"""``Analytics``: what the ``analytics`` fixture hands a test.
+
+One recorder, the flag book every road answers from, and the fake PostHog API bound to both.
+Free of pytest, so it also works as a plain object outside a test run. What the roads do for
+it (flush the app's clients and the pages, attach a browser context) comes in through the small
+:class:`Roads` protocol, given to the constructor.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pytest_hybrid_analytics._model.text import plural, was
+from pytest_hybrid_analytics._recording.client_notes import ClientNote
+from pytest_hybrid_analytics._recording.fake_api import FakePostHog
+from pytest_hybrid_analytics._recording.flags import FlagBook
+from pytest_hybrid_analytics._recording.query import Query
+from pytest_hybrid_analytics._recording.recorder import EventRecorder
+from pytest_hybrid_analytics._recording.store import EventStore
+
+__all__ = ["Analytics", "Roads"]
+
+
+class Roads(Protocol):
+    """What the roads do for one test's :class:`Analytics` (the harness provides it).
+
+    >>> class NoRoads:
+    ...     def flush_clients(self, into): return []
+    ...     def flush_pages(self): return []
+    ...     def attach(self, analytics, target): return target
+    >>> Analytics(roads=NoRoads())
+    """
+
+    def flush_clients(self, into: EventStore) -> list[tuple[str, int]]:
+        """Flush every live ``posthog`` client; each client's creation site, with how many of
+        its events then landed in ``into``."""
+        ...
+
+    def flush_pages(self) -> list[str]:
+        """Make posthog-js in every attached page send its queue; the uuids it sent."""
+        ...
+
+    def attach(self, analytics: Analytics, target: Any) -> Any:
+        """Deliver the PostHog events of every page of ``target`` (a Playwright context or
+        page) to ``analytics``; returns the context."""
+        ...
+
+
+class Analytics(EventRecorder):
+    """This test's PostHog events, flags and fake API.
+
+    >>> analytics.flags.set("new-checkout", "test")
+    >>> analytics.api.handle("POST", "/batch/", headers, body).status   # any road ends here
+    200
+    >>> analytics.wait_for("purchase_completed", source="server")
+
+    Outside pytest, ``Analytics()`` is a recorder with a fake API and a flag book; the harness
+    builds one with its ``host`` and its ``roads``.
+    """
+
+    def __init__(
+        self,
+        flags: FlagBook | None = None,
+        *,
+        host: str | None = None,
+        roads: Roads | None = None,
+    ) -> None:
+        super().__init__()
+        #: The flags every road answers (``analytics.flags.set("key", "variant")``).
+        self.flags = flags if flags is not None else FlagBook()
+        #: The fake PostHog API that records into this recorder.
+        self.api = FakePostHog(self, self.flags)
+        #: This test's base URL on the loopback collector, for SDKs in other processes
+        #: (``host=``, ``api_host``): ``http://127.0.0.1:<port>/t/<token>``. Requests to it
+        #: after the test ended never reach another test. ``None`` outside a harness.
+        self.host = host
+        #: What the harness found about the app's ``posthog`` clients: events they still held
+        #: when it flushed them, clients never shut down.
+        self.client_notes: list[ClientNote] = []
+        #: What posthog-js said in the console of attached pages (why it dropped an event...).
+        self.console: list[str] = []
+        self._roads = roads
+
+    def flush(self, *, timeout: float = 5.0, clients: bool = True) -> None:
+        """Deliver what the SDKs still hold, and return once it is recorded: posthog-js's batch
+        queue in every attached page, and (``clients=True``) every live ``posthog`` client in
+        this process; what a client still held is noted in :attr:`client_notes` (the app never
+        flushed it).
+
+        Call it before asserting that something did *not* happen (no duplicates, no PII): an
+        event still in a queue cannot fail a check. The assertions call it themselves for the
+        pages when given ``analytics`` (the server side's delivery is the app's to do, and a
+        ``wait_for`` that times out says when it did not).
+
+        >>> page.click("#buy")
+        >>> analytics.flush()
+        >>> assert_no_duplicates(analytics)
+        """
+        __tracebackhide__ = True
+        if self._roads is None:
+            return
+        if clients:
+            self._flush_clients("by analytics.flush()")
+        missing = self.wait_recorded(self._roads.flush_pages(), timeout)
+        if missing:
+            raise AssertionError(
+                f"analytics.flush(): posthog-js captured {plural(len(missing), 'event')} in the "
+                f"open pages that did not arrive within {timeout:g} s (uuids "
+                f"{sorted(missing)[:5]}): lost in transit, or held back by the SDK.\n"
+                + self.timeline()
+                + "\nNext step: see what posthog-js printed (analytics.console), and whether "
+                "the page navigated while it was sending (README, 'Browser')."
+            )
+
+    def _flush_clients(self, by: str) -> list[tuple[str, int]]:
+        """Flush the app's live clients; note each that still held events."""
+        assert self._roads is not None
+        delivered = [(site, n) for site, n in self._roads.flush_clients(self) if n]
+        self.client_notes.extend(ClientNote.queued(site, n, by) for site, n in delivered)
+        return delivered
+
+    def _notes(self, query: Query) -> list[str]:
+        notes = []
+        if self._roads is not None:
+            before = len(self)
+            for site, delivered in self._flush_clients("by a wait that timed out"):
+                notes.append(
+                    f"{plural(delivered, 'event')} {was(delivered)} "
+                    f"still queued in the posthog client created at {site}: the app "
+                    "never flushed it (guide: 'Server-side events delayed': call "
+                    "flush() after the request, shutdown() on exit)."
+                )
+            late = [e for e in self.events[before:] if query.matches(e)]
+            if late:
+                notes.append(
+                    f"After that flush, {plural(len(late), 'event')} matching the query arrived."
+                )
+        if self.console:
+            shown = list(dict.fromkeys(self.console))[-8:]
+            notes += ["posthog-js said in the browser console:", *(f"  {line}" for line in shown)]
+        return notes
+
+    def attach(self, page_or_context: Any) -> Any:
+        """Record the PostHog events of every page of a Playwright ``BrowserContext`` (or of a
+        ``Page``'s context) you made by hand; pytest-playwright's ``context`` and ``page``
+        fixtures are attached already. Returns the context.
+
+        >>> alice = browser.new_context()
+        >>> analytics.attach(alice)
+        >>> alice.new_page().goto(shop_url)
+        """
+        if self._roads is None:
+            raise RuntimeError("attach() needs a running harness: use the analytics fixture")
+        return self._roads.attach(self, page_or_context)

@@ -1,0 +1,159 @@
+"""``EventRecorder``: the store with its queries, waits and the words they fail with.
+
+``wait_for`` blocks on the store's condition, which every recorded event notifies, so it returns
+the moment the event arrives; it never polls or sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
+from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.text import plural
+from pytest_hybrid_analytics._recording.query import Query
+from pytest_hybrid_analytics._recording.store import EventStore
+from pytest_hybrid_analytics._recording.timeline import format_rejected, format_timeline
+
+__all__ = ["EventRecorder", "events_of"]
+
+
+class EventRecorder(EventStore):
+    """Every PostHog event of one test, from every road, in arrival order.
+
+    >>> analytics.wait_for("$pageview", source="client")
+    >>> analytics.find("purchase_completed", source="server", amount=lambda a: a > 50)
+    [CapturedEvent(event='purchase_completed', ...)]
+    """
+
+    @property
+    def identity(self) -> Identity:
+        """Persons as PostHog would resolve them from the events so far."""
+        return Identity(self.events)
+
+    def __repr__(self) -> str:
+        return f"<EventRecorder {len(self)} events, {len(self.rejected)} rejected>"
+
+    def find(
+        self,
+        event: str | Callable[[str], bool] | None = None,
+        *,
+        source: str | None = None,
+        distinct_id: Any = None,
+        **properties: Any,
+    ) -> list[CapturedEvent]:
+        """Events matching every filter given, in arrival order.
+
+        Each filter value may be a plain value, a type (``amount=float``) or a predicate
+        (``amount=lambda a: a > 50``); properties with ``$`` go through a dict:
+        ``find("$pageview", **{"$current_url": url})``.
+        """
+        query = Query(event, source, distinct_id, properties)
+        return [e for e in self.events if query.matches(e)]
+
+    def wait_for(
+        self,
+        event: str | Callable[[str], bool] | None,
+        *,
+        source: str | None = None,
+        distinct_id: Any = None,
+        count: int = 1,
+        timeout: float = 5.0,
+        **properties: Any,
+    ) -> list[CapturedEvent]:
+        """Block until ``count`` matching events have arrived; return all matches.
+
+        Returns as soon as they are there (woken by the recording itself, never by polling).
+        After ``timeout`` seconds raises ``AssertionError`` naming the query, the near misses
+        and the whole captured timeline.
+        """
+        __tracebackhide__ = True
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        query = Query(event, source, distinct_id, properties)
+        matches, snapshot, rejected = self._gather(query, count, timeout)
+        if len(matches) >= count:
+            return matches
+        raise AssertionError(
+            _timeout_message(query, count, timeout, matches, snapshot, rejected)
+            + "".join(f"\n{note}" for note in self._notes(query))
+        )
+
+    def _notes(self, query: Query) -> list[str]:
+        """More to say when a wait for ``query`` times out (a road's own observations)."""
+        return []
+
+    def timeline(self, *, properties: Iterable[str] = ()) -> str:
+        """The captured timeline as a text table (what failure messages show)."""
+        events, rejected = self.events, self.rejected
+        text = format_timeline(events, properties=properties)
+        return text + ("\n" + format_rejected(rejected) if rejected else "")
+
+
+def _timeout_message(
+    query: Query,
+    count: int,
+    timeout: float,
+    matches: list[CapturedEvent],
+    events: list[CapturedEvent],
+    rejected: list[RejectedRequest],
+) -> str:
+    lines = [
+        f"wait_for({query.describe()}): expected {plural(count, 'matching event')} "
+        f"within {timeout:g} s, {len(matches)} arrived."
+    ]
+    misses = query.near_misses(events)
+    if misses:
+        lines.append("Near misses:")
+        for miss, why in misses:
+            lines.append(
+                f"  {miss.event!r} from {miss.source} by {miss.distinct_id!r}: {'; '.join(why)}"
+            )
+    identity = Identity(events)
+    marks = {id(e): "match" for e in matches}
+    marks.update({id(e): "near miss" for e, _ in misses})
+    lines.append(
+        format_timeline(events, identity=identity, properties=query.properties.keys(), marks=marks)
+    )
+    if rejected:
+        lines.append(format_rejected(rejected))
+    lines.append(_next_step(events, rejected, query))
+    return "\n".join(lines)
+
+
+def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], query: Query) -> str:
+    if rejected:
+        return (
+            "Next step: requests were rejected above; fix what their reasons name "
+            "(the events in them are not on the timeline)."
+        )
+    if not events:
+        return (
+            "Next step: no PostHog request reached the recorder. Check that the SDK is "
+            "initialised and points at a host the harness covers (README, 'Roads'), and "
+            "that a server SDK was flushed."
+        )
+    if query.source and not any(e.source == query.source for e in events):
+        return (
+            f"Next step: nothing arrived from the {query.source}; check that side's SDK "
+            "is set up and flushed (README, 'Roads')."
+        )
+    return "Next step: compare the near misses with the query; raise timeout= if the event is slow."
+
+
+def events_of(events: EventRecorder | Iterable[CapturedEvent]) -> list[CapturedEvent]:
+    """A list of events from a recorder (its pages flushed first, where it has any) or any
+    iterable."""
+    if isinstance(events, EventRecorder):
+        flush = getattr(events, "flush", None)
+        if callable(flush):
+            flush(clients=False)
+        return events.events
+    if isinstance(events, Mapping | str | bytes):
+        raise TypeError("expected an EventRecorder or an iterable of CapturedEvent")
+    out = list(events)
+    for item in out:
+        if not isinstance(item, CapturedEvent):
+            raise TypeError(f"expected CapturedEvent items, got {type(item).__name__}")
+    return out

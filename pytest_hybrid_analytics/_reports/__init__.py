@@ -1,0 +1,2 @@
+"""Reports: records of a run, the audit, JSON Lines, the HTML report (templates as package
+files)."""

@@ -1,0 +1,594 @@
+"""The guide's "Validation Checklist", judged from what a whole run captured.
+
+Each line gets a verdict, ``"pass"``, ``"fail"`` or ``"cannot judge"``, and its evidence: which
+tests, which events. A line the run cannot speak to (no test sent anything from the browser,
+say) says so instead of passing. The checklist's items that no capture can show (cross-browser
+testing, monitoring...) are listed at the end as left to a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import pairwise
+from typing import TYPE_CHECKING, Literal
+
+from pytest_hybrid_analytics._checks.assertions import find_duplicates
+from pytest_hybrid_analytics._checks.diagnostics import timestamp_has_zone
+from pytest_hybrid_analytics._checks.findings import RecordedTest
+from pytest_hybrid_analytics._checks.pii import _words, mask_secrets
+from pytest_hybrid_analytics._model.events import CapturedEvent
+from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.wire import PayloadError
+
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics._checks.plan import TrackingPlan
+
+__all__ = ["CHECKLIST", "Audit", "AuditLine", "Verdict", "audit", "looks_critical"]
+
+Verdict = Literal["pass", "fail", "cannot judge"]
+
+CLIENT_SDK = "Client-side SDK loaded and initialized"
+SERVER_SDK = "Server-side SDK initialized in application"
+SAME_KEY = "Same API key used for both client and server"
+ID_PASSED = "Distinct ID passed from client to server"
+IDENTITY = "Identity consistency verified across tracking methods"
+NO_DUPLICATES = "No duplicate events tracked"
+CRITICAL = "Critical events tracked server-side for reliability"
+SHUTDOWN = "Server-side SDK shutdown on process exit"
+ANONYMOUS = "Anonymous to identified user flow working"
+UTC_TIMES = "Timestamps in UTC"
+
+#: The lines judged from a capture, in the guide's order.
+CHECKLIST = (
+    CLIENT_SDK,
+    SERVER_SDK,
+    SAME_KEY,
+    ID_PASSED,
+    IDENTITY,
+    NO_DUPLICATES,
+    CRITICAL,
+    SHUTDOWN,
+    ANONYMOUS,
+    UTC_TIMES,
+)
+#: The guide's checklist items no capture can show.
+_BY_HAND = (
+    "User properties synced between client and server",
+    "Cross-browser testing completed",
+    "Server error handling implemented",
+    "Client-side fallbacks in place",
+    "Performance tested under load",
+    "Network failure handling implemented",
+    "Debug logging available for troubleshooting",
+    "Documentation updated for team",
+    "Monitoring and alerts configured",
+)
+_LABEL = {"pass": "PASS", "fail": "FAIL", "cannot judge": "CANNOT JUDGE"}
+#: How many tests or events a line of evidence names before it counts the rest.
+_MAX_NAMED = 3
+_MAX_EVIDENCE = 5
+
+#: Words that make an event critical: money and subscriptions (guide: "Track conversion
+#: events server-side", "Use server-side for financial and subscription events").
+_CRITICAL_WORDS = frozenset(
+    {
+        "purchase",
+        "purchased",
+        "payment",
+        "payments",
+        "paid",
+        "subscription",
+        "subscriptions",
+        "subscribed",
+        "unsubscribed",
+        "renewal",
+        "renewed",
+        "refund",
+        "refunded",
+        "invoice",
+        "invoiced",
+        "charge",
+        "charged",
+        "transaction",
+    }
+)
+_CRITICAL_PAIRS = frozenset(
+    {("order", "completed"), ("order", "placed"), ("order", "paid"), ("checkout", "completed")}
+)
+#: Words of a UI interaction about money, tracked client-side on purpose.
+_INTERACTION_WORDS = frozenset(
+    {
+        "clicked",
+        "click",
+        "viewed",
+        "view",
+        "opened",
+        "shown",
+        "seen",
+        "started",
+        "hovered",
+        "focused",
+        "scrolled",
+        "closed",
+        "changed",
+        "selected",
+        "button",
+        "page",
+        "form",
+        "modal",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One line of the checklist: the guide's words, a verdict and its evidence.
+
+    >>> line = audit(tests).line("Same API key used for both client and server")
+    >>> line.verdict, line.evidence[0]
+    ('fail', 'tests/test_shop.py::test_buy: the client used phc_…ab12, the server phc_…cd34')
+    """
+
+    check: str
+    verdict: Verdict
+    evidence: tuple[str, ...]
+
+    def render(self) -> str:
+        """The line and its evidence as text, indented for the terminal.
+
+        >>> print(result.line("Timestamps in UTC").render())
+          PASS          Timestamps in UTC
+                        12 timestamps carry a time zone
+        """
+        head = f"  {_LABEL[self.verdict]:<13} {self.check}"
+        return "\n".join([head, *(f"                {item}" for item in self.evidence)])
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The whole checklist for a run.
+
+    >>> result = audit(recorded_tests, plan=plan)
+    >>> print(result.render())
+    Analytics audit: the guide's Validation Checklist, judged from 12 tests and 340 events
+      PASS          Client-side SDK loaded and initialized
+    ...
+    >>> result.failed
+    False
+    """
+
+    lines: tuple[AuditLine, ...]
+    tests: int
+    events: int
+
+    @property
+    def failed(self) -> bool:
+        """Whether any line failed.
+
+        >>> audit([]).failed
+        False
+        """
+        return any(line.verdict == "fail" for line in self.lines)
+
+    def line(self, check: str) -> AuditLine:
+        """The line for ``check`` (one of :data:`CHECKLIST`).
+
+        >>> result.line("No duplicate events tracked").verdict
+        'pass'
+        """
+        for line in self.lines:
+            if line.check == check:
+                return line
+        raise KeyError(f"no audit line {check!r}; the lines are {list(CHECKLIST)}")
+
+    def render(self) -> str:
+        """The audit as plain text for the terminal.
+
+        >>> terminalreporter.write_line(result.render())
+        """
+        counts = Counter(line.verdict for line in self.lines)
+        out = [
+            "Analytics audit: the guide's Validation Checklist, judged from "
+            f"{_count(self.tests, 'test')} and {_count(self.events, 'event')}",
+            *(line.render() for line in self.lines),
+            "Not judged from a capture (check by hand): " + "; ".join(_BY_HAND) + ".",
+            f"{counts['pass']} pass, {counts['fail']} fail, {counts['cannot judge']} cannot judge.",
+        ]
+        return "\n".join(out)
+
+
+def _count(number: int, what: str) -> str:
+    return f"{number} {what}{'s' * (number != 1)}"
+
+
+def _names(nodeids: Iterable[str]) -> str:
+    unique = list(dict.fromkeys(nodeids))
+    shown = ", ".join(unique[:_MAX_NAMED])
+    more = len(unique) - _MAX_NAMED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _capped(evidence: list[str]) -> tuple[str, ...]:
+    if len(evidence) <= _MAX_EVIDENCE:
+        return tuple(evidence)
+    return (*evidence[:_MAX_EVIDENCE], f"… and {len(evidence) - _MAX_EVIDENCE} more")
+
+
+def _ids(ids: Iterable[str | None]) -> str:
+    unique = [i for i in dict.fromkeys(ids) if i is not None]
+    shown = ", ".join(repr(i) for i in unique[:_MAX_NAMED])
+    return shown + (f" (+{len(unique) - _MAX_NAMED})" if len(unique) > _MAX_NAMED else "")
+
+
+def _side(test: RecordedTest, source: str) -> list[CapturedEvent]:
+    return [e for e in test.events if e.source == source]
+
+
+def looks_critical(event: str) -> bool:
+    """Whether an event's name says money or a subscription (and not a click on a button).
+
+    >>> looks_critical("purchase_completed"), looks_critical("checkout_button_clicked")
+    (True, False)
+    """
+    words = _words(event.lstrip("$"))
+    if _INTERACTION_WORDS.intersection(words):
+        return False
+    pairs = set(pairwise(words))
+    return bool(_CRITICAL_WORDS.intersection(words) or _CRITICAL_PAIRS & pairs)
+
+
+def audit(
+    tests: Iterable[RecordedTest],
+    *,
+    plan: TrackingPlan | None = None,
+    critical: Collection[str] | None = None,
+    window: timedelta = timedelta(seconds=10),
+) -> Audit:
+    """Judge the guide's checklist from every test of a run.
+
+    Critical events are those ``critical`` names, else those the ``plan`` marks critical (a
+    payment, subscription or sensitive kind, or ``critical: true``), else those whose names
+    say money or a subscription (:func:`looks_critical`). ``window`` is the duplicate window
+    of :func:`~pytest_hybrid_analytics.assert_no_duplicates`.
+
+    >>> print(audit(recorded_tests).render())
+    """
+    runs = list(tests)
+    is_critical: Callable[[str], bool]
+    if critical is not None:
+        wanted = frozenset(critical)
+
+        is_critical = wanted.__contains__
+    elif plan is not None:
+        is_critical = plan.is_critical
+    else:
+        is_critical = looks_critical
+    lines = (
+        _sdk_seen(runs, "client", CLIENT_SDK),
+        _sdk_seen(runs, "server", SERVER_SDK),
+        _same_key(runs),
+        _id_passed(runs),
+        _identity(runs),
+        _duplicates(runs, window),
+        _critical(runs, is_critical, plan is not None or critical is not None),
+        _shutdown(runs),
+        _anonymous(runs),
+        _utc(runs),
+    )
+    masked = tuple(
+        AuditLine(line.check, line.verdict, tuple(mask_secrets(item) for item in line.evidence))
+        for line in lines
+    )
+    return Audit(masked, len(runs), sum(len(t.events) for t in runs))
+
+
+def _sdk_seen(runs: list[RecordedTest], side: str, check: str) -> AuditLine:
+    seen = [(t, _side(t, side)) for t in runs]
+    seen = [(t, mine) for t, mine in seen if mine]
+    if seen:
+        libs = Counter(
+            f"{e.lib or 'an unnamed sender'}"
+            + (f" {e.properties['$lib_version']}" if e.properties.get("$lib_version") else "")
+            for _, mine in seen
+            for e in mine
+        )
+        total = sum(libs.values())
+        sdks = ", ".join(f"{lib} ({n})" for lib, n in libs.most_common())
+        return AuditLine(
+            check,
+            "pass",
+            (
+                f"{_count(total, side + ' event')} from {sdks} in {_count(len(seen), 'test')}: "
+                f"{_names(t.nodeid for t, _ in seen)}",
+            ),
+        )
+    dropped = [t for t in runs for f in t.findings if f.code == "bot-dropped"]
+    if side == "client" and dropped:
+        return AuditLine(
+            check,
+            "fail",
+            (
+                f"posthog-js loaded but dropped every event as a bot in "
+                f"{_names(t.nodeid for t in dropped)}",
+            ),
+        )
+    return AuditLine(
+        check,
+        "cannot judge",
+        (f"no test captured a {side}-side event: the run does not exercise the {side} SDK",),
+    )
+
+
+def _same_key(runs: list[RecordedTest]) -> AuditLine:
+    keys: dict[str, Counter[str]] = {"client": Counter(), "server": Counter()}
+    for test in runs:
+        for event in test.events:
+            if event.api_key:
+                keys[event.source][event.api_key] += 1
+    if not keys["client"] or not keys["server"]:
+        missing = "client" if not keys["client"] else "server"
+        return AuditLine(SAME_KEY, "cannot judge", (f"no {missing}-side event carried an API key",))
+    evidence: list[str] = []
+    for test in runs:
+        client = {e.api_key for e in _side(test, "client") if e.api_key}
+        server = {e.api_key for e in _side(test, "server") if e.api_key}
+        if client and server and client != server:
+            evidence.append(
+                f"{test.nodeid}: the client used {', '.join(sorted(client))}, "
+                f"the server {', '.join(sorted(server))}"
+            )
+    every = set(keys["client"]) | set(keys["server"])
+    if not evidence and len(every) > 1:
+        evidence.append(
+            f"the client used {', '.join(sorted(keys['client']))}; "
+            f"the server used {', '.join(sorted(keys['server']))}"
+        )
+    if evidence:
+        return AuditLine(SAME_KEY, "fail", _capped(evidence))
+    (key,) = every
+    both = [t.nodeid for t in runs if _side(t, "client") and _side(t, "server")]
+    where = f" ({_count(len(both), 'test')} with both sides)" if both else ""
+    return AuditLine(SAME_KEY, "pass", (f"{key} on both sides{where}",))
+
+
+def _hybrid(runs: list[RecordedTest]) -> list[RecordedTest]:
+    return [t for t in runs if _side(t, "client") and _side(t, "server")]
+
+
+def _id_passed(runs: list[RecordedTest]) -> AuditLine:
+    hybrid = _hybrid(runs)
+    if not hybrid:
+        return AuditLine(
+            ID_PASSED,
+            "cannot judge",
+            ("no test captured events from both the client and the server",),
+        )
+    good, evidence = [], []
+    for test in hybrid:
+        client_ids = {e.distinct_id for e in _side(test, "client") if e.distinct_id}
+        server = _side(test, "server")
+        if any(e.distinct_id in client_ids for e in server):
+            good.append(test.nodeid)
+        else:
+            evidence.append(
+                f"{test.nodeid}: the server used {_ids(e.distinct_id for e in server)}, "
+                f"none of the client's {_ids(e.distinct_id for e in _side(test, 'client'))}"
+            )
+    if evidence:
+        return AuditLine(ID_PASSED, "fail", _capped(evidence))
+    return AuditLine(
+        ID_PASSED,
+        "pass",
+        (
+            f"in {_count(len(good), 'test')} with both sides the server used a distinct id the "
+            f"client sent: {_names(good)}",
+        ),
+    )
+
+
+def _identity(runs: list[RecordedTest]) -> AuditLine:
+    hybrid = _hybrid(runs)
+    if not hybrid:
+        return AuditLine(
+            IDENTITY,
+            "cannot judge",
+            ("no test captured events from both the client and the server",),
+        )
+    evidence, checked = [], 0
+    for test in hybrid:
+        who = Identity(test.events)
+        client_persons = {
+            who.person_of(e.distinct_id) for e in _side(test, "client") if e.distinct_id
+        }
+        strangers: dict[str, list[CapturedEvent]] = {}
+        for event in _side(test, "server"):
+            if event.distinct_id is None:
+                continue
+            checked += 1
+            if who.person_of(event.distinct_id) not in client_persons:
+                strangers.setdefault(event.distinct_id, []).append(event)
+        for distinct_id, mine in strangers.items():
+            names = ", ".join(dict.fromkeys(e.event for e in mine))
+            evidence.append(
+                f"{test.nodeid}: server events ({names}) by {distinct_id!r} belong to no person "
+                "the client tracked (no $identify or alias joins them)"
+            )
+    if evidence:
+        return AuditLine(IDENTITY, "fail", _capped(evidence))
+    return AuditLine(
+        IDENTITY,
+        "pass",
+        (
+            f"{'the' if checked == 1 else 'all'} {_count(checked, 'server event')} in "
+            f"{_count(len(hybrid), 'test')} with both sides "
+            f"{'belongs' if checked == 1 else 'belong'} to a person the client tracked "
+            "(following $identify and aliases)",
+        ),
+    )
+
+
+def _duplicates(runs: list[RecordedTest], window: timedelta) -> AuditLine:
+    with_events = [t for t in runs if t.events]
+    if not with_events:
+        return AuditLine(NO_DUPLICATES, "cannot judge", ("no test captured any event",))
+    evidence = [
+        f"{test.nodeid}: {duplicate.text}"
+        for test in with_events
+        for duplicate in find_duplicates(list(test.events), window=window)
+    ]
+    if evidence:
+        return AuditLine(NO_DUPLICATES, "fail", _capped(evidence))
+    total = sum(len(t.events) for t in with_events)
+    return AuditLine(
+        NO_DUPLICATES,
+        "pass",
+        (
+            f"no duplicate among {_count(total, 'event')} of {_count(len(with_events), 'test')} "
+            f"(window {window.total_seconds():g} s)",
+        ),
+    )
+
+
+def _critical(
+    runs: list[RecordedTest], is_critical: Callable[[str], bool], declared: bool
+) -> AuditLine:
+    sides: dict[str, set[str]] = {}
+    evidence = []
+    for test in runs:
+        here: dict[str, set[str]] = {}
+        for event in test.events:
+            if is_critical(event.event):
+                here.setdefault(event.event, set()).add(event.source)
+        for name, seen in here.items():
+            sides.setdefault(name, set()).update(seen)
+            if seen == {"client"}:
+                evidence.append(
+                    f"{test.nodeid}: {name!r} was tracked by the client only (ad blockers and "
+                    "closed tabs lose it)"
+                )
+    if not sides:
+        source = (
+            "the critical events named"
+            if declared
+            else "events whose names say a payment, an order or a subscription"
+        )
+        return AuditLine(CRITICAL, "cannot judge", (f"no test captured {source}",))
+    if evidence:
+        return AuditLine(CRITICAL, "fail", _capped(evidence))
+    return AuditLine(
+        CRITICAL, "pass", (f"tracked by the server: {', '.join(map(repr, sorted(sides)))}",)
+    )
+
+
+def _shutdown(runs: list[RecordedTest]) -> AuditLine:
+    evidence = []
+    for test in runs:
+        for note in test.notes:
+            evidence.append(f"{test.nodeid}: {note}")
+    if evidence:
+        return AuditLine(SHUTDOWN, "fail", _capped(evidence))
+    watched = [t for t in runs if any(e.transport == "requests" for e in _side(t, "server"))]
+    if watched:
+        return AuditLine(
+            SHUTDOWN,
+            "pass",
+            (
+                "every posthog client created in the tests' process was shut down, in "
+                f"{_count(len(watched), 'test')} with server events: "
+                f"{_names(t.nodeid for t in watched)}",
+            ),
+        )
+    transports = sorted({e.transport or "unknown" for t in runs for e in _side(t, "server")})
+    if transports:
+        return AuditLine(
+            SHUTDOWN,
+            "cannot judge",
+            (
+                f"server events came only by {', '.join(transports)}: the harness sees the "
+                "lifecycle of the posthog Python client in the tests' process only (check that "
+                "posthog-node, AsyncPosthog and other processes call shutdown())",
+            ),
+        )
+    return AuditLine(SHUTDOWN, "cannot judge", ("no test captured a server-side event",))
+
+
+def _anonymous(runs: list[RecordedTest]) -> AuditLine:
+    merged, evidence = [], []
+    for test in runs:
+        who = Identity(test.events)
+        for merge in who.merges:
+            merged.append(
+                f"{test.nodeid}: {merge.from_id!r} -> {merge.into_id!r} by "
+                f"{merge.event.event} ({merge.event.source})"
+            )
+        anonymous = [
+            e for e in _side(test, "client") if e.properties.get("$is_identified") is False
+        ]
+        identified = [
+            e for e in _side(test, "client") if e.properties.get("$is_identified") is True
+        ]
+        for before in anonymous:
+            after = next(
+                (
+                    e
+                    for e in identified
+                    if e.timestamp >= before.timestamp
+                    and e.distinct_id
+                    and before.distinct_id
+                    and not who.same_person(e.distinct_id, before.distinct_id)
+                ),
+                None,
+            )
+            if after is not None:
+                evidence.append(
+                    f"{test.nodeid}: the anonymous {before.distinct_id!r} "
+                    f"({before.event}) became {after.distinct_id!r} ({after.event}) with no "
+                    "$identify or alias joining them (guide: 'Anonymous users not merging')"
+                )
+                break
+    if evidence:
+        return AuditLine(ANONYMOUS, "fail", _capped(evidence))
+    if merged:
+        return AuditLine(ANONYMOUS, "pass", _capped(merged))
+    return AuditLine(
+        ANONYMOUS,
+        "cannot judge",
+        ("no test captured an $identify or alias, nor an anonymous visitor who logged in",),
+    )
+
+
+def _utc(runs: list[RecordedTest]) -> AuditLine:
+    evidence, offsets, checked = [], Counter[str](), 0
+    for test in runs:
+        for event in test.events:
+            raw = event.raw_timestamp
+            if raw is None:
+                continue
+            try:
+                has_zone = timestamp_has_zone(raw)
+            except PayloadError:
+                continue
+            checked += 1
+            if not has_zone:
+                evidence.append(
+                    f"{test.nodeid}: {event.event!r} ({event.source}) was sent as {raw!r}, with "
+                    "no time zone (PostHog reads it as UTC)"
+                )
+            elif not re.search(r"(Z|[+-]00:?00|^[\d.]+)$", raw.strip()):
+                offsets[raw[-6:]] += 1
+    if evidence:
+        return AuditLine(UTC_TIMES, "fail", _capped(evidence))
+    if not checked:
+        return AuditLine(UTC_TIMES, "cannot judge", ("no event was sent with a timestamp",))
+    found = [f"{_count(checked, 'timestamp')} {'carries' if checked == 1 else 'carry'} a time zone"]
+    if offsets:
+        found.append(
+            "some carry a non-UTC offset ("
+            + ", ".join(f"{offset}: {n}" for offset, n in offsets.most_common())
+            + "), unambiguous, and PostHog converts them"
+        )
+    return AuditLine(UTC_TIMES, "pass", tuple(found))

@@ -1,0 +1,766 @@
+"""One self-contained HTML file for a run: each test's events on a client lane and a server lane.
+
+Each event is a mark with its name, time and distinct id, coloured by person (as
+:class:`~pytest_hybrid_analytics.Identity` resolves them); identity merges are drawn
+between the lanes; duplicates and rejected requests are flagged; a click on a mark shows the
+event's properties. Failing tests come first, each with its PII findings, plan violations,
+diagnostics and SDK notes. The file needs no network: its CSS and JavaScript are inline, a
+Content-Security-Policy forbids any fetch, and every text and property goes through
+:func:`~pytest_hybrid_analytics.redact` / :func:`~pytest_hybrid_analytics.mask_secrets`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pytest_hybrid_analytics._checks.assertions import find_duplicates
+from pytest_hybrid_analytics._checks.findings import Finding, RecordedTest
+from pytest_hybrid_analytics._checks.pii import mask_secrets, redact
+from pytest_hybrid_analytics._model.events import CapturedEvent
+from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.text import clip, clock, duration, json_for_html, plural
+from pytest_hybrid_analytics._recording.timeline import on_timeline
+
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics._model.events import RejectedRequest
+    from pytest_hybrid_analytics._reports.audit import Audit
+
+__all__ = ["REPORT_NAME", "render_html", "write_report"]
+
+#: The file name :func:`write_report` writes in its directory.
+REPORT_NAME = "analytics-report.html"
+#: How many events one test's timeline draws (the rest are counted).
+MAX_MARKS = 400
+
+_COL = 184  # px per column
+_MARK_W = 168
+_LABEL_W = 84
+_AXIS_H = 26
+_LANE_H = 70
+_REJECTED_H = 66
+_PALETTE = (
+    "#2f6fde",
+    "#8250df",
+    "#1a7f37",
+    "#c27c00",
+    "#d6409f",
+    "#0a8ea8",
+    "#e36209",
+    "#5a32a3",
+    "#7d4e24",
+    "#57606a",
+)
+_FAILED = ("failed", "error")
+_KIND_TITLES = {"pii": "PII guard", "plan": "Tracking plan", "diagnostic": "Diagnostics"}
+
+
+def _e(text: object) -> str:
+    """Masked and escaped, for HTML text and attributes."""
+    return html.escape(mask_secrets(str(text)), quote=True)
+
+
+@dataclass
+class _Item:
+    """One column of a timeline: an event, or a rejected request."""
+
+    moment: datetime
+    event: CapturedEvent | None = None
+    rejected: RejectedRequest | None = None
+
+
+def render_html(
+    tests: Sequence[RecordedTest],
+    *,
+    title: str = "PostHog analytics report",
+    audit: Audit | None = None,
+    generated: datetime | None = None,
+) -> str:
+    """The whole report as one HTML document.
+
+    >>> text = render_html([RecordedTest("tests/test_shop.py::test_buy", "failed",
+    ...                                  events=analytics.events)])
+    >>> text.startswith("<!doctype html>")
+    True
+    """
+    order = sorted(range(len(tests)), key=lambda i: (tests[i].outcome not in _FAILED, i))
+    ordered = [tests[i] for i in order]
+    when = (generated or datetime.now(UTC)).astimezone(UTC)
+    events = sum(len(t.events) for t in tests)
+    sides = Counter(e.source for t in tests for e in t.events)
+    failed = sum(t.outcome in _FAILED for t in tests)
+    findings = sum(len(t.findings) for t in tests)
+    summary = (
+        f"{plural(len(tests), 'test')} · "
+        f"<b class='{'bad' if failed else 'good'}'>{failed} failed</b> · "
+        f"{events} events ({sides['client']} client, {sides['server']} server) · "
+        f"{plural(findings, 'finding')} · generated "
+        f"{when.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+    )
+    toc = "".join(
+        f"<li><a href='#t{n}'>{_badge(t.outcome)} <code>{_e(t.nodeid)}</code></a>"
+        f"<span class='muted'>{len(t.events)} events"
+        + (f" · {len(t.findings)} findings" if t.findings else "")
+        + "</span></li>"
+        for n, t in enumerate(ordered)
+    )
+    sections = "\n".join(_section(n, test) for n, test in enumerate(ordered))
+    return _PAGE.format(
+        csp=_CSP,
+        title=_e(title),
+        css=_CSS,
+        js=_JS,
+        summary=summary,
+        toc=toc,
+        toc_class=" many" if len(tests) > 8 else "",
+        audit=_audit(audit) if audit is not None else "",
+        sections=sections or "<p class='muted'>No test used the analytics fixture.</p>",
+    )
+
+
+def write_report(
+    tests: Sequence[RecordedTest],
+    directory: str | Path,
+    *,
+    title: str = "PostHog analytics report",
+    audit: Audit | None = None,
+) -> Path:
+    """Write :func:`render_html` to ``directory/analytics-report.html`` (creating the
+    directory) and return the file's path.
+
+    >>> write_report(recorded_tests, "reports/")
+    PosixPath('reports/analytics-report.html')
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REPORT_NAME
+    path.write_text(render_html(tests, title=title, audit=audit), encoding="utf-8")
+    return path
+
+
+# -- pieces ------------------------------------------------------------------------------------
+
+
+def _badge(outcome: str) -> str:
+    return f"<span class='badge {_e(outcome)}'>{_e(outcome)}</span>"
+
+
+def _audit(result: Audit) -> str:
+    counts = Counter(line.verdict for line in result.lines)
+    rows = "".join(
+        f"<tr class='{line.verdict.replace(' ', '-')}'><td class='verdict'>{_e(line.verdict)}</td>"
+        f"<td>{_e(line.check)}<ul>{''.join(f'<li>{_e(item)}</li>' for item in line.evidence)}"
+        "</ul></td></tr>"
+        for line in result.lines
+    )
+    return (
+        "<details class='audit card'><summary>Audit: the guide's Validation Checklist "
+        f"<span class='good'>{counts['pass']} pass</span> · "
+        f"<span class='{'bad' if counts['fail'] else 'muted'}'>{counts['fail']} fail</span> · "
+        f"<span class='warn'>{counts['cannot judge']} cannot judge</span></summary>"
+        f"<table>{rows}</table></details>"
+    )
+
+
+def _items(test: RecordedTest) -> list[_Item]:
+    items = [_Item(e.timestamp, event=e) for e in on_timeline(test.events)]
+    items += [_Item(r.received_at, rejected=r) for r in test.rejected]
+    items.sort(key=lambda item: item.moment)
+    if len(items) > MAX_MARKS:
+        half = MAX_MARKS // 2
+        items = items[:half] + items[-half:]
+    return items
+
+
+def _section(number: int, test: RecordedTest) -> str:
+    anchor = f"t{number}"
+    ordered = on_timeline(test.events)
+    who = Identity(ordered)
+    persons = who.persons()
+    colours = {root: _PALETTE[i % len(_PALETTE)] for i, root in enumerate(persons)}
+    duplicates = find_duplicates(list(test.events))
+    dup_of: dict[int, list[int]] = {}
+    for n, duplicate in enumerate(duplicates, start=1):
+        for event in duplicate.events:
+            dup_of.setdefault(id(event), []).append(n)
+    flagged: dict[int, list[Finding]] = {}
+    for finding in test.findings:
+        if finding.event is not None:
+            flagged.setdefault(id(finding.event), []).append(finding)
+
+    items = _items(test)
+    index: dict[int, str] = {}
+    data: dict[str, Any] = {}
+    marks: list[str] = []
+    gaps: list[str] = []
+    rejected_lane = any(item.rejected is not None for item in items)
+    lane_y = {"client": _AXIS_H, "server": _AXIS_H + _LANE_H, "rejected": _AXIS_H + 2 * _LANE_H}
+    for column, item in enumerate(items):
+        x = _LABEL_W + column * _COL + (_COL - _MARK_W) // 2
+        if column:
+            gap = item.moment - items[column - 1].moment
+            if gap >= timedelta(seconds=1):
+                gaps.append(
+                    f"<span class='gap' style='left:{_LABEL_W + column * _COL}px'>"
+                    f"+{duration(gap)}</span>"
+                )
+        key = f"{anchor}-{column}"
+        if item.event is not None:
+            event = item.event
+            index[id(event)] = key
+            person = who.person_of(event.distinct_id) if event.distinct_id else None
+            colour = colours.get(person, "#8c959f") if person else "#8c959f"
+            label = who.label(event.distinct_id)
+            classes = ["mark", event.source]
+            badges = []
+            if id(event) in dup_of:
+                classes.append("dup")
+                badges.append(
+                    "<i class='flag dup' title='duplicate "
+                    + ", ".join(f"#{n}" for n in dup_of[id(event)])
+                    + "'>dup</i>"
+                )
+            if id(event) in flagged:
+                classes.append("flagged")
+                kinds = sorted({f.kind for f in flagged[id(event)]})
+                badges.append(f"<i class='flag warn' title='{_e(', '.join(kinds))}'>!</i>")
+            distinct = event.distinct_id if event.distinct_id is not None else "<none>"
+            marks.append(
+                f"<button type='button' class='{' '.join(classes)}' data-key='{key}' "
+                f"style='left:{x}px;top:{lane_y[event.source] + 6}px;--pc:{colour}' "
+                f"title='{_e(event.event)} · {_e(distinct)} · {label}'>"
+                f"<span class='name'>{_e(event.event)}</span>"
+                f"<span class='time'>{clock(event.timestamp)}</span>"
+                f"<span class='who'><b>{label}</b> {_e(distinct)}</span>{''.join(badges)}"
+                "</button>"
+            )
+            data[key] = _event_data(event, label, flagged.get(id(event), []), dup_of, duplicates)
+        elif item.rejected is not None:
+            request = item.rejected
+            marks.append(
+                f"<button type='button' class='mark rejected' data-key='{key}' "
+                f"style='left:{x}px;top:{lane_y['rejected'] + 6}px' "
+                f"title='rejected: {_e(request.reason)}'>"
+                f"<span class='name'>✖ rejected {request.status}</span>"
+                f"<span class='time'>{clock(request.received_at)}</span>"
+                f"<span class='who'>{_e(request.method)} {_e(_path(request.url))}</span></button>"
+            )
+            data[key] = _rejected_data(request)
+
+    width = _LABEL_W + max(len(items), 1) * _COL + 16
+    height = _AXIS_H + 2 * _LANE_H + (_REJECTED_H if rejected_lane else 0)
+    links = _merges(who, index, items, lane_y)
+    lanes = (
+        f"<div class='lane client' style='top:{lane_y['client']}px;height:{_LANE_H}px'>"
+        "<span>client</span></div>"
+        f"<div class='lane server' style='top:{lane_y['server']}px;height:{_LANE_H}px'>"
+        "<span>server</span></div>"
+        + (
+            f"<div class='lane rejected' style='top:{lane_y['rejected']}px;"
+            f"height:{_REJECTED_H}px'><span>rejected</span></div>"
+            if rejected_lane
+            else ""
+        )
+    )
+    hidden = len(test.events) + len(test.rejected) - len(items)
+    more = (
+        f"<p class='muted'>{hidden} events in the middle of this test are not drawn.</p>"
+        if hidden
+        else ""
+    )
+    people = "".join(
+        f"<span class='person'><i style='background:{colours[root]}'></i>"
+        f"<b>{who.label(root)}</b> {_e(', '.join(ids[:4]) + (' …' if len(ids) > 4 else ''))}"
+        "</span>"
+        for root, ids in persons.items()
+    )
+    counts = Counter(e.source for e in test.events)
+    facts = [
+        f"{counts['client']} client",
+        f"{counts['server']} server",
+        f"{plural(len(persons), 'person')}",
+    ]
+    if duplicates:
+        facts.append(f"<b class='bad'>{plural(len(duplicates), 'duplicate')}</b>")
+    if test.rejected:
+        facts.append(f"<b class='bad'>{len(test.rejected)} rejected</b>")
+    if test.findings:
+        facts.append(f"<b class='warn'>{len(test.findings)} findings</b>")
+    timeline = (
+        f"<div class='scroller'><div class='track' style='width:{width}px;height:{height}px'>"
+        f"{lanes}<svg class='links' width='{width}' height='{height}' aria-hidden='true'>"
+        f"{links}</svg>{''.join(gaps)}{''.join(marks)}</div></div>"
+        if items
+        else "<p class='muted empty'>No PostHog event reached the recorder in this test.</p>"
+    )
+    failure = (
+        "<details class='failure' open><summary>Failure</summary>"
+        f"<pre>{_e(clip(test.message, 6000, counted=True))}"
+        "</pre></details>"
+        if test.message and test.outcome in _FAILED
+        else ""
+    )
+    return (
+        f"<section class='test card {_e(test.outcome)}' id='{anchor}'>"
+        f"<details{' open' if test.outcome in _FAILED or number == 0 else ''}>"
+        f"<summary>{_badge(test.outcome)} <code class='nodeid'>{_e(test.nodeid)}</code>"
+        f"<span class='facts'>{' · '.join(facts)}</span></summary>"
+        f"{failure}<div class='people'>{people}</div>{timeline}{more}"
+        f"<div class='panel' data-for='{anchor}'><p class='muted'>Click an event to see its "
+        "properties.</p></div>"
+        f"{_findings(test, duplicates, index)}"
+        f"<script type='application/json' class='data' data-for='{anchor}'>"
+        f"{json_for_html(data)}</script>"
+        "</details></section>"
+    )
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or url
+
+
+def _merges(
+    who: Identity, index: dict[int, str], items: list[_Item], lane_y: dict[str, int]
+) -> str:
+    """SVG for each identity merge: a band across the lanes at the merge event, and a curve
+    to the nearest event of the other lane that the merge made the same person."""
+    column_of = {key: int(key.rsplit("-", 1)[1]) for key in index.values()}
+    out: list[str] = []
+    for merge in who.merges:
+        key = index.get(id(merge.event))
+        if key is None:
+            continue
+        column = column_of[key]
+        x = _LABEL_W + column * _COL + _COL // 2
+        top, bottom = 4, lane_y["server"] + _LANE_H - 2
+        out.append(
+            f"<line class='merge' x1='{x}' y1='{top}' x2='{x}' y2='{bottom}'/>"
+            f"<text class='merge-label' x='{x + 5}' y='{top + 13}'>"
+            f"{_e(clip(merge.from_id, 14))} → {_e(clip(merge.into_id, 14))}</text>"
+        )
+        other = "server" if merge.event.source == "client" else "client"
+        ids = {merge.from_id, merge.into_id}
+        target = next(
+            (
+                n
+                for n, item in sorted(enumerate(items), key=lambda pair: abs(pair[0] - column))
+                if item.event is not None
+                and item.event.source == other
+                and item.event.distinct_id in ids
+            ),
+            None,
+        )
+        if target is not None:
+            tx = _LABEL_W + target * _COL + _COL // 2
+            y1 = lane_y[merge.event.source] + _LANE_H // 2
+            y2 = lane_y[other] + _LANE_H // 2
+            mid = (y1 + y2) // 2
+            out.append(f"<path class='merge-link' d='M{x},{y1} C{x},{mid} {tx},{mid} {tx},{y2}'/>")
+    return "".join(out)
+
+
+def _event_data(
+    event: CapturedEvent,
+    label: str,
+    findings: list[Finding],
+    dup_of: dict[int, list[int]],
+    duplicates: Sequence[Any],
+) -> dict[str, Any]:
+    paths = [f.path for f in findings if f.kind == "pii" and f.path]
+    notes = [str(f) for f in findings]
+    notes += [f"duplicate #{n}: {duplicates[n - 1].text}" for n in dup_of.get(id(event), [])]
+    facts = {
+        "event": event.event,
+        "source": event.source,
+        "distinct_id": event.distinct_id,
+        "person": label,
+        "timestamp": event.timestamp.isoformat(timespec="milliseconds"),
+        "raw timestamp": event.raw_timestamp,
+        "received": event.received_at.isoformat(timespec="milliseconds"),
+        "uuid": event.uuid,
+        "lib": event.lib,
+        "transport": event.transport,
+        "endpoint": event.endpoint,
+        "project key": event.api_key,
+    }
+    data: dict[str, Any] = {
+        "kind": "event",
+        "facts": _masked(facts),
+        "props": redact(event.properties, paths=paths),
+        "flagged": paths,
+        "notes": [mask_secrets(n) for n in notes],
+    }
+    for key, tree in (("$set", event.set), ("$set_once", event.set_once)):
+        if tree and key not in event.properties:
+            inside = [p[len(key) + 1 :] for p in paths if p.startswith(key + ".")]
+            data["props"][key] = redact(tree, paths=inside)
+    return data
+
+
+def _masked(facts: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: mask_secrets(value) if isinstance(value, str) else value
+        for key, value in facts.items()
+        if value not in (None, "")
+    }
+
+
+def _rejected_data(request: RejectedRequest) -> dict[str, Any]:
+    try:
+        preview = request.body[:2000].decode("utf-8")
+    except UnicodeDecodeError:
+        preview = f"({len(request.body)} bytes, not text: {request.body[:16].hex(' ')} …)"
+    return {
+        "kind": "rejected",
+        "facts": _masked(
+            {
+                "reason": request.reason,
+                "request": f"{request.method} {request.url}",
+                "status": request.status,
+                "transport": request.transport or "unknown",
+                "received": request.received_at.isoformat(timespec="milliseconds"),
+                "size": f"{len(request.body)} bytes",
+            }
+        ),
+        "props": {"body": mask_secrets(preview)},
+        "flagged": [],
+        "notes": [],
+    }
+
+
+def _findings(test: RecordedTest, duplicates: Sequence[Any], index: dict[int, str]) -> str:
+    groups: list[tuple[str, list[str]]] = []
+
+    def link(event: CapturedEvent | None) -> str:
+        key = index.get(id(event)) if event is not None else None
+        return f" <a href='#' class='show' data-key='{key}'>show</a>" if key else ""
+
+    for kind, title in _KIND_TITLES.items():
+        mine = [f for f in test.findings if f.kind == kind]
+        if mine:
+            groups.append(
+                (
+                    title,
+                    [
+                        f"<code class='code'>{_e(f.code)}</code> {_e(f.message)}{link(f.event)}"
+                        for f in mine
+                    ],
+                )
+            )
+    if duplicates:
+        groups.append(
+            (
+                "Duplicates",
+                [
+                    f"<code class='code'>#{n}</code> {_e(d.text)}"
+                    + (link(d.events[0]) if d.events else "")
+                    for n, d in enumerate(duplicates, start=1)
+                ],
+            )
+        )
+    if test.rejected:
+        groups.append(
+            (
+                "Rejected requests",
+                [
+                    f"<code class='code'>{r.status}</code> {_e(r.method)} {_e(r.url)}: "
+                    f"{_e(r.reason)}"
+                    for r in test.rejected
+                ],
+            )
+        )
+    if test.notes:
+        groups.append(("SDK lifecycle", [_e(note) for note in test.notes]))
+    if not groups:
+        return ""
+    body = "".join(
+        f"<h3>{_e(title)} <span class='muted'>({len(lines)})</span></h3>"
+        f"<ul>{''.join(f'<li>{line}</li>' for line in lines)}</ul>"
+        for title, lines in groups
+    )
+    return f"<div class='findings'>{body}</div>"
+
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header class="card run">
+<h1>{title}</h1>
+<p class="summary">{summary}</p>
+<p class="legend">
+<span class="key client">client lane</span>
+<span class="key server">server lane</span>
+<span class="key person">colour = person (P1, P2… as identity resolves them)</span>
+<span class="key mergekey">merge ($identify, alias)</span>
+<span class="key dupkey">dup = duplicate</span>
+<span class="key warnkey">! = PII, plan or diagnostic finding</span>
+<span class="key rejkey">✖ rejected request</span>
+</p>
+<ol class="toc{toc_class}">{toc}</ol>
+</header>
+{audit}
+<main>
+{sections}
+</main>
+<script>{js}</script>
+</body>
+</html>
+"""
+
+_CSS = """
+* { box-sizing: border-box }
+body {
+  margin: 0; padding: 20px 24px 48px; background: #f3f4f6; color: #1f2328;
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+    sans-serif;
+}
+code, pre, .time, .merge-label {
+  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
+}
+.card {
+  background: #fff; border: 1px solid #d8dee4; border-radius: 10px; padding: 14px 18px;
+  margin: 0 0 14px; box-shadow: 0 1px 2px rgba(31, 35, 40, .06);
+}
+h1 { font-size: 20px; margin: 0 0 4px }
+h3 {
+  font-size: 12px; margin: 12px 0 4px; text-transform: uppercase; letter-spacing: .05em;
+  color: #57606a;
+}
+.summary { margin: 0 0 8px; color: #424a53 }
+.muted { color: #6e7781; font-size: 12.5px }
+.bad { color: #cf222e } .good { color: #1a7f37 } .warn { color: #9a6700 }
+.legend {
+  display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 6px 0 10px; font-size: 12px;
+  color: #57606a;
+}
+.legend .key::before {
+  content: ""; display: inline-block; width: 12px; height: 12px; border-radius: 3px;
+  margin-right: 5px; vertical-align: -2px; background: #ddd;
+}
+.legend .client::before { background: #e8f0fe }
+.legend .server::before { background: #fdf3e1 }
+.legend .person::before {
+  background: linear-gradient(90deg, #2f6fde 33%, #8250df 33% 66%, #1a7f37 66%);
+}
+.legend .mergekey::before {
+  background: none; border-left: 2px dashed #8250df; border-radius: 0; width: 2px;
+}
+.legend .dupkey::before { background: #ffebe9; border: 1px dashed #cf222e }
+.legend .warnkey::before { background: #bf8700; border-radius: 50% }
+.legend .rejkey::before { background: #ffebe9 }
+.toc { margin: 0; padding-left: 22px; font-size: 13px }
+.toc.many { columns: 2 520px }
+.toc li { margin: 2px 0 }
+.toc a { color: inherit; text-decoration: none }
+.toc a:hover code { text-decoration: underline }
+.toc .muted { margin-left: 8px }
+.badge {
+  display: inline-block; min-width: 56px; text-align: center; padding: 1px 7px;
+  border-radius: 999px; font-size: 11px; font-weight: 700; text-transform: uppercase;
+  letter-spacing: .03em; background: #eaeef2; color: #57606a;
+}
+.badge.passed { background: #dafbe1; color: #1a7f37 }
+.badge.failed, .badge.error { background: #ffebe9; color: #cf222e }
+.badge.xpassed { background: #fff8c5; color: #9a6700 }
+.test { border-left: 5px solid #8c959f; padding: 10px 16px }
+.test.passed { border-left-color: #2da44e }
+.test.failed, .test.error { border-left-color: #cf222e }
+.test > details > summary {
+  cursor: pointer; list-style: none; display: flex; flex-wrap: wrap; align-items: center;
+  gap: 8px;
+}
+.test > details > summary::-webkit-details-marker { display: none }
+.test > details > summary::before { content: "▸"; color: #6e7781; width: 10px }
+.test > details[open] > summary::before { content: "▾" }
+.nodeid { font-size: 13.5px; font-weight: 600; word-break: break-all }
+.facts { color: #57606a; font-size: 12.5px; margin-left: auto }
+.failure { margin: 10px 0 }
+.failure summary { cursor: pointer; color: #cf222e; font-weight: 600 }
+.failure pre {
+  background: #fff8f8; border: 1px solid #ffcecb; border-radius: 6px; padding: 8px 10px;
+  max-height: 260px; overflow: auto; font-size: 12px; white-space: pre-wrap; margin: 6px 0 0;
+}
+.people { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 10px 0 6px; font-size: 12.5px }
+.person i {
+  display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px;
+}
+.scroller {
+  overflow-x: auto; border: 1px solid #d8dee4; border-radius: 8px; background: #fbfcfd;
+}
+.track { position: relative; min-width: 100% }
+.lane { position: absolute; left: 0; right: 0; border-top: 1px solid #eaeef2 }
+.lane span {
+  position: sticky; left: 0; display: inline-block; width: 76px; height: 100%;
+  padding: 8px 10px; font-size: 11px; font-weight: 700; text-transform: uppercase;
+  letter-spacing: .06em; color: #57606a; z-index: 3;
+}
+.lane.client { background: #f3f7ff } .lane.client span { background: #e8f0fe; color: #2f6fde }
+.lane.server { background: #fffaf1 } .lane.server span { background: #fdf3e1; color: #9a6700 }
+.lane.rejected { background: #fff6f6 }
+.lane.rejected span { background: #ffebe9; color: #cf222e }
+.links { position: absolute; left: 0; top: 0; pointer-events: none; z-index: 1 }
+.merge { stroke: #8250df; stroke-width: 1.5; stroke-dasharray: 4 3 }
+.merge-link { fill: none; stroke: #8250df; stroke-width: 1.5; opacity: .75 }
+.merge-label { fill: #8250df; font-size: 11px; font-weight: 600 }
+.gap {
+  position: absolute; top: 5px; transform: translateX(-50%); padding: 0 7px; font-size: 10.5px;
+  white-space: nowrap; color: #6e7781; background: #eef1f4; border-radius: 8px;
+}
+.mark {
+  position: absolute; z-index: 2; width: 168px; height: 58px; padding: 4px 8px 4px 10px;
+  text-align: left; display: flex; flex-direction: column; justify-content: center; gap: 1px;
+  cursor: pointer; background: #fff; border: 1px solid #d0d7de;
+  border-left: 5px solid var(--pc, #8c959f); border-radius: 7px;
+  box-shadow: 0 1px 2px rgba(31, 35, 40, .08); font: inherit; color: inherit;
+}
+.mark:hover { box-shadow: 0 2px 8px rgba(31, 35, 40, .18) }
+.mark.selected { outline: 2px solid #0969da; outline-offset: 1px }
+.mark .name, .mark .who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis }
+.mark .name { font-weight: 600; font-size: 12.5px }
+.mark .time { font-size: 11px; color: #57606a }
+.mark .who { font-size: 11px; color: #424a53 }
+.mark .who b { color: var(--pc) }
+.mark.dup { background: #fff5f5; border: 1px dashed #ff8182 }
+.mark.dup { border-left: 5px solid var(--pc, #8c959f) }
+.mark.rejected { border-left-color: #cf222e; background: #fff5f5; height: 54px }
+.mark.rejected .name { color: #cf222e }
+.flag {
+  position: absolute; top: -8px; font-style: normal; font-size: 10px; font-weight: 700;
+  line-height: 15px; padding: 0 5px; border-radius: 8px; color: #fff;
+}
+.flag.dup { right: 4px; background: #cf222e }
+.flag.warn { right: 36px; background: #bf8700 }
+.mark.flagged:not(.dup) .flag.warn { right: 4px }
+.panel {
+  margin: 10px 0 0; border: 1px solid #d8dee4; border-radius: 8px; padding: 8px 12px;
+  background: #fff;
+}
+.panel h4 { margin: 2px 0 6px; font-size: 14px }
+.panel .facts-list {
+  display: flex; flex-wrap: wrap; gap: 3px 14px; font-size: 12px; color: #57606a;
+  margin: 0 0 6px;
+}
+.panel .facts-list b { color: #1f2328; font-weight: 600 }
+.panel table { border-collapse: collapse; width: 100%; font-size: 12px }
+.panel td { border-top: 1px solid #eaeef2; padding: 3px 8px; vertical-align: top }
+.panel td:first-child, .panel td:last-child {
+  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all;
+}
+.panel td:first-child { color: #0550ae; width: 28% }
+.panel td:last-child { white-space: pre-wrap }
+.panel tr.flagged td { background: #fff8c5 }
+.panel .note {
+  background: #fff8c5; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 12.5px;
+}
+.panel details summary { cursor: pointer; color: #57606a; font-size: 12.5px; margin-top: 6px }
+.findings ul { margin: 0; padding-left: 20px }
+.findings li { margin: 3px 0 }
+.findings .code { background: #eaeef2; border-radius: 4px; padding: 0 5px; font-size: 11.5px }
+.findings a.show { font-size: 12px }
+.audit summary { cursor: pointer; font-weight: 600 }
+.audit summary span { font-weight: 500; margin-left: 6px }
+.audit table { border-collapse: collapse; width: 100%; margin-top: 6px }
+.audit td { padding: 5px 8px; border-top: 1px solid #eaeef2; vertical-align: top }
+.audit ul { margin: 2px 0; padding-left: 18px; color: #57606a; font-size: 12.5px }
+.audit .verdict {
+  font-weight: 700; text-transform: uppercase; font-size: 11px; white-space: nowrap;
+  width: 110px;
+}
+.audit .pass .verdict { color: #1a7f37 }
+.audit .fail .verdict { color: #cf222e }
+.audit .cannot-judge .verdict { color: #9a6700 }
+.empty { padding: 8px 0 }
+"""
+
+_JS = """
+(function () {
+  var data = {};
+  document.querySelectorAll('script.data').forEach(function (s) {
+    var all = JSON.parse(s.textContent);
+    Object.keys(all).forEach(function (k) { data[k] = all[k]; });
+  });
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function show(v) { return (typeof v === 'string') ? v : JSON.stringify(v, null, 2); }
+  function rows(obj, flagged) {
+    var t = el('table');
+    Object.keys(obj).sort().forEach(function (k) {
+      var tr = el('tr', flagged.indexOf(k) >= 0 ? 'flagged' : '');
+      tr.appendChild(el('td', '', k));
+      tr.appendChild(el('td', '', show(obj[k])));
+      t.appendChild(tr);
+    });
+    return t;
+  }
+  function select(key) {
+    var mark = document.querySelector('.mark[data-key="' + key + '"]');
+    var d = data[key];
+    if (!mark || !d) return;
+    var section = mark.closest('section');
+    section.querySelectorAll('.mark.selected').forEach(function (m) {
+      m.classList.remove('selected');
+    });
+    mark.classList.add('selected');
+    var panel = section.querySelector('.panel');
+    panel.textContent = '';
+    panel.appendChild(el('h4', '', d.kind === 'event' ? d.facts.event : 'Rejected request'));
+    var facts = el('div', 'facts-list');
+    Object.keys(d.facts).forEach(function (k) {
+      if (k === 'event') return;
+      var s = el('span', '', k + ': ');
+      s.appendChild(el('b', '', show(d.facts[k])));
+      facts.appendChild(s);
+    });
+    panel.appendChild(facts);
+    d.notes.forEach(function (n) { panel.appendChild(el('div', 'note', n)); });
+    var own = {}, posthog = {};
+    Object.keys(d.props).forEach(function (k) {
+      var sdk = k.charAt(0) === '$' || k === 'distinct_id' || k === 'token';
+      (sdk ? posthog : own)[k] = d.props[k];
+    });
+    var phKeys = Object.keys(posthog).length;
+    if (Object.keys(own).length) {
+      panel.appendChild(rows(own, d.flagged));
+    } else {
+      panel.appendChild(el('p', 'muted', "No properties of its own, only the SDK's."));
+    }
+    if (phKeys) {
+      var det = el('details');
+      det.appendChild(el('summary', '', 'SDK properties: $-properties, distinct_id, token ('
+        + phKeys + ')'));
+      det.appendChild(rows(posthog, d.flagged));
+      panel.appendChild(det);
+    }
+  }
+  document.addEventListener('click', function (ev) {
+    var target = ev.target.closest('[data-key]');
+    if (!target) return;
+    if (target.tagName === 'A') {
+      ev.preventDefault();
+      var mark = document.querySelector('.mark[data-key="' + target.dataset.key + '"]');
+      if (mark) mark.scrollIntoView({block: 'center', inline: 'center'});
+    }
+    select(target.dataset.key);
+  });
+})();
+"""

@@ -1,0 +1,188 @@
+"""The harness for a whole run: the loopback collector and the in-process roads, each handing
+requests to the fake PostHog API of whichever test is current.
+
+Free of pytest: the plugin starts one per process (so pytest-xdist workers never share a
+port or a recorder) and tells it which ``Analytics`` is current; outside pytest it works as a
+context manager.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import secrets
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pytest_hybrid_analytics._recording.analytics import Analytics
+from pytest_hybrid_analytics._recording.client_notes import ClientNote
+from pytest_hybrid_analytics._recording.fake_api import Endpoint, FakePostHog
+from pytest_hybrid_analytics._recording.store import EventStore
+from pytest_hybrid_analytics._roads import browser
+from pytest_hybrid_analytics._roads.browser import BrowserGate
+from pytest_hybrid_analytics._roads.client_watch import ClientWatch
+from pytest_hybrid_analytics._roads.collector import Collector
+from pytest_hybrid_analytics._roads.hosts import PostHogHosts
+from pytest_hybrid_analytics._roads.httpx_road import HttpxRoad
+from pytest_hybrid_analytics._roads.requests_road import RequestsRoad
+
+__all__ = ["Harness"]
+
+_TOKEN = re.compile(r"^/t/(?P<token>[0-9a-f]{12})(?=/|$)")
+
+
+class Harness:
+    """Every road into the fake PostHog API, for one process.
+
+    >>> with Harness() as harness:
+    ...     analytics = harness.begin()          # what the ``analytics`` fixture does
+    ...     Posthog("phc_key").capture("signed_up", distinct_id="u1")   # claimed, not sent
+    ...     analytics.wait_for("signed_up")
+    ...     harness.end(analytics)
+    """
+
+    def __init__(
+        self,
+        *,
+        extra_hosts: Iterable[str] = (),
+        posthog_js: Path | None = None,
+        flush_ms: int = 250,
+    ) -> None:
+        #: posthog-js's ``dist/`` to serve the SDK's own files to pages from (or ``None``).
+        self.posthog_js = posthog_js
+        #: posthog-js's batch interval in attached pages (``0``: no batching).
+        self.flush_ms = flush_ms
+        self._lock = threading.Lock()
+        self._current: Analytics | None = None
+        self._by_token: dict[str, Analytics] = {}
+        #: Where requests go while no test is current: answered, kept, never sent.
+        self.idle = FakePostHog()
+        #: Where requests for a test that already ended go: never into the next test.
+        self.late = FakePostHog()
+        self.collector = Collector(self._route)
+        self.hosts = PostHogHosts(extra=extra_hosts, exclude=[self.collector.netloc])
+        self._requests = RequestsRoad(self.hosts, self._api)
+        self._httpx = HttpxRoad(self.hosts, self._api)
+        self.clients = ClientWatch()
+        self._mark = 0
+
+    def _api(self) -> FakePostHog:
+        current = self._current
+        return current.api if current is not None else self.idle
+
+    def _route(self, path: str) -> Endpoint:
+        match = _TOKEN.match(path)
+        if match is None:
+            return self._api()
+        analytics = self._by_token.get(match["token"])
+        api = analytics.api if analytics is not None else self.late
+        if path[match.end() :].startswith("/browser/"):
+            return BrowserGate(api, self.posthog_js)
+        return api
+
+    @property
+    def url(self) -> str:
+        """The collector's base URL (``http://127.0.0.1:<port>``)."""
+        return self.collector.url
+
+    def start(self) -> Harness:
+        """Start the collector and install every road whose library is installed."""
+        self.collector.start()
+        if importlib.util.find_spec("requests") is not None:
+            self._requests.install()
+        if importlib.util.find_spec("httpx") is not None and (
+            importlib.util.find_spec("respx") is not None
+        ):
+            self._httpx.install()
+        self.clients.install()
+        return self
+
+    def settle(self) -> list[ClientNote]:
+        """Flush what live ``posthog`` clients still hold, into the idle recorder: at exit
+        their own atexit flush would otherwise send it after the roads are gone."""
+        return self.clients.settle(0, lambda: len(self.idle.orphans))
+
+    def stop(self) -> list[ClientNote]:
+        """:meth:`settle`, then uninstall every road and stop the collector."""
+        notes = self.settle()
+        self.clients.uninstall()
+        self._httpx.uninstall()
+        self._requests.uninstall()
+        self.collector.stop()
+        return notes
+
+    def begin(self) -> Analytics:
+        """A new ``Analytics``, made the test every road delivers to."""
+        token = secrets.token_hex(6)
+        host = f"{self.url}/t/{token}"
+        roads = _TestRoads(self.clients, f"{host}/browser", self.posthog_js, self.flush_ms)
+        analytics = Analytics(host=host, roads=roads)
+        with self._lock:
+            self._current = analytics
+            self._by_token[token] = analytics
+        self._mark = self.clients.mark()
+        return analytics
+
+    def flush_pages(self, analytics: Analytics) -> None:
+        """The pages' part of :meth:`Analytics.flush` as a test ends (then :meth:`end` flushes
+        the server clients, noting what they still held): what never arrives becomes a line
+        of ``analytics.console``."""
+        try:
+            analytics.flush(clients=False)
+        except AssertionError as missing:
+            analytics.console.append(f"harness: {str(missing).splitlines()[0]}")
+
+    def end(self, analytics: Analytics) -> list[ClientNote]:
+        """Flush live ``posthog`` clients into ``analytics``, then detach it; returns what the
+        flush found (queued events, clients never shut down)."""
+        notes = self.clients.settle(self._mark, lambda: len(analytics))
+        with self._lock:
+            if self._current is analytics:
+                self._current = None
+            for token, known in list(self._by_token.items()):
+                if known is analytics:
+                    del self._by_token[token]
+        self._httpx.forget_calls()
+        analytics.client_notes.extend(notes)
+        return notes
+
+    def __enter__(self) -> Harness:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _TestRoads:
+    """What the roads do for one test's ``Analytics`` (its :class:`Roads`): flush the app's
+    clients and the attached pages, attach a browser context."""
+
+    def __init__(
+        self, clients: ClientWatch, collector_base: str, dist: Path | None, flush_ms: int
+    ) -> None:
+        self._clients = clients
+        self._collector_base = collector_base
+        self._dist = dist
+        self._flush_ms = flush_ms
+        self._contexts: list[Any] = []
+
+    def flush_clients(self, into: EventStore) -> list[tuple[str, int]]:
+        return [(item.site, n) for item, n in self._clients.flush_live(lambda: len(into))]
+
+    def flush_pages(self) -> list[str]:
+        return browser.flush_pages(self._contexts) if self._contexts else []
+
+    def attach(self, analytics: Analytics, target: Any) -> Any:
+        context = browser.context_of(target)
+        if not any(known is context for known in self._contexts):
+            self._contexts.append(context)
+            browser.attach(
+                analytics,
+                context,
+                collector_base=self._collector_base,
+                dist=self._dist,
+                flush_ms=self._flush_ms,
+            )
+        return context

@@ -1,0 +1,90 @@
+"""The ``requests`` road: the sync ``posthog`` client and any hand-rolled ``requests`` sender.
+
+The only module that touches ``requests``' internals. It patches
+``requests.adapters.HTTPAdapter.send`` on the class, as ``responses`` does: every session and
+every thread is covered, the ``posthog`` SDK's module-level sessions and consumer threads
+included, whatever they are rebuilt into (mounting an adapter on the SDK's private sessions
+breaks on ``enable_keep_alive()``, see docs/posthog-python-sdk.md §1.4). Requests the claim
+rule does not take go on to the real ``send`` untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pytest_hybrid_analytics._recording.fake_api import FakePostHog
+from pytest_hybrid_analytics._roads.hosts import PostHogHosts
+
+__all__ = ["RequestsRoad"]
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data if isinstance(data, bytes) else str(data).encode("utf-8")
+    return b"".join(part if isinstance(part, bytes) else str(part).encode() for part in body)
+
+
+class RequestsRoad:
+    """Claims PostHog's ``requests`` traffic for the fake API while installed."""
+
+    def __init__(self, hosts: PostHogHosts, target: Callable[[], FakePostHog]) -> None:
+        self._hosts = hosts
+        self._target = target
+        self._original: Any = None
+
+    def install(self) -> None:
+        """Patch ``HTTPAdapter.send`` (idempotent)."""
+        if self._original is not None:
+            return
+        from requests.adapters import HTTPAdapter
+
+        original = HTTPAdapter.send
+        road = self
+
+        def send(adapter: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+            if not road._hosts.claims(request.url, request.headers):
+                return original(adapter, request, *args, **kwargs)
+            return road._answer(adapter, request)
+
+        send.__wrapped__ = original  # type: ignore[attr-defined]
+        HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
+        self._original = original
+
+    def uninstall(self) -> None:
+        """Put the real ``send`` back."""
+        if self._original is None:
+            return
+        from requests.adapters import HTTPAdapter
+
+        HTTPAdapter.send = self._original  # type: ignore[method-assign]
+        self._original = None
+
+    def _answer(self, adapter: Any, request: Any) -> Any:
+        from requests.models import Response
+        from requests.structures import CaseInsensitiveDict
+
+        answer = self._target().handle(
+            request.method or "GET",
+            request.url,
+            dict(request.headers),
+            _body_bytes(request.body),
+            transport="requests",
+        )
+        response = Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response._content = answer.body
+        response.encoding = "utf-8"
+        response.url = request.url
+        response.request = request
+        response.reason = "OK" if answer.status < 400 else "Bad Request"
+        response.connection = adapter
+        return response
