@@ -20,7 +20,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +29,7 @@ from pytest_hybrid_analytics._model.text import clock, format_value, plural
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.fake_api import Answer
 from pytest_hybrid_analytics._reports.jsonl import event_to_json, write_jsonl
+from pytest_hybrid_analytics._reports.templating import load_template
 from pytest_hybrid_analytics._roads.collector import Collector, Route
 
 __all__ = ["main"]
@@ -39,40 +40,27 @@ _EVENTS_PATH = "/_hybrid/events"
 _POLL_SECONDS = 25.0
 _TRUE = {"true", "on", "yes", "1"}
 _FALSE = {"false", "off", "no", "0"}
+#: The live page at ``/``: ``_reports/templates/serve.html`` with its style and script inline.
+_PAGE = (
+    load_template("serve.html", "css", "js")
+    .render(css=load_template("serve.css").render(), js=load_template("serve.js").render())
+    .encode()
+)
 
 
 class _Live(Analytics):
-    """The standalone session's one recorder, which also wakes whoever watches it live."""
+    """The standalone session's one recorder. Whoever watches it live waits with
+    :meth:`wait_until`, which every recorded event and rejected request wakes."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._changed = threading.Condition()
         #: Set when the collector stops: every long poll answers at once from then on.
         self.stopping = False
-
-    def record(self, events: Iterable[CapturedEvent], **options: Any) -> None:
-        super().record(events, **options)
-        self.wake()
-
-    def reject(self, request: RejectedRequest) -> None:
-        super().reject(request)
-        self.wake()
-
-    def wake(self) -> None:
-        """Have every waiter look at its condition again."""
-        with self._changed:
-            self._changed.notify_all()
 
     def stop(self) -> None:
         """Answer every long poll now and from now on (the collector is stopping)."""
         self.stopping = True
         self.wake()
-
-    def wait(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Block until ``done()`` holds (looked at whenever something arrives) or ``timeout``
-        passes; return ``done()``."""
-        with self._changed:
-            return self._changed.wait_for(done, timeout)
 
     def grew(self, events: int, rejected: int) -> bool:
         """Whether there are more than ``events`` events or ``rejected`` rejected requests."""
@@ -100,7 +88,7 @@ def _events_route(live: _Live) -> Route:
             wait = min(float((query.get("timeout") or [str(_POLL_SECONDS)])[0]), _POLL_SECONDS)
         except ValueError:
             return Answer.json(400, {"detail": "after, rejected_after and timeout are numbers"})
-        live.wait(lambda: live.stopping or live.grew(after, rejected_after), max(wait, 0.0))
+        live.wait_until(lambda: live.stopping or live.grew(after, rejected_after), max(wait, 0.0))
         events, rejected = live.events, live.rejected
         return Answer.json(
             200,
@@ -118,7 +106,7 @@ def _events_route(live: _Live) -> Route:
 
 
 def _page(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
-    return Answer(200, {"Content-Type": "text/html; charset=utf-8"}, _PAGE.encode())
+    return Answer(200, {"Content-Type": "text/html; charset=utf-8"}, _PAGE)
 
 
 def _no_icon(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -182,7 +170,7 @@ class _Watcher(threading.Thread):
 
     def run(self) -> None:
         while True:
-            self._live.wait(self._more)
+            self._live.wait_until(self._more)
             events, rejected = self._live.events, self._live.rejected
             fresh: list[CapturedEvent | RejectedRequest] = [
                 *events[self._seen_events :],
@@ -354,124 +342,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(options, sys.stdout, _wait_for_a_signal)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>hybrid-analytics: live timeline</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d1f24; }
-  header { padding: 12px 16px; background: #f4f5f7; border-bottom: 1px solid #dcdfe4; }
-  header code { background: #fff; padding: 1px 4px; border: 1px solid #dcdfe4; }
-  #status { margin-left: 12px; color: #5a6270; }
-  #filter { margin-left: 12px; padding: 2px 6px; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eceef1;
-           vertical-align: top; }
-  th { position: sticky; top: 0; background: #fff; }
-  td.time { font-family: ui-monospace, monospace; white-space: nowrap; }
-  tr.server td.source { color: #7a3ea8; } tr.client td.source { color: #1f6fb2; }
-  tr.rejected { background: #fdecea; }
-  details pre { margin: 4px 0; white-space: pre-wrap; }
-</style>
-</head>
-<body>
-<header>
-  <strong>hybrid-analytics</strong> &mdash; <span id="count">0 events</span>
-  <span id="status">waiting for events</span>
-  <input id="filter" placeholder="filter (event, distinct_id)">
-  <div>posthog-js: <code id="js"></code> &nbsp; backend SDK: <code id="py"></code></div>
-</header>
-<table>
-  <thead><tr><th>time (UTC)</th><th>source</th><th>event</th><th>distinct_id</th>
-  <th>lib</th><th>road</th><th>properties</th></tr></thead>
-  <tbody id="rows"></tbody>
-</table>
-<script>
-"use strict";
-const rows = document.getElementById("rows");
-const filter = document.getElementById("filter");
-const status = (text) => { document.getElementById("status").textContent = text; };
-document.getElementById("js").textContent =
-  `posthog.init('<project key>', { api_host: '${location.origin}' })`;
-document.getElementById("py").textContent = `host='${location.origin}'`;
-let after = 0, rejectedAfter = 0;
-
-function cell(row, text, cls) {
-  const td = row.insertCell();
-  td.textContent = text === null || text === undefined ? "" : String(text);
-  if (cls) td.className = cls;
-  return td;
-}
-function shown(row) {
-  const wanted = filter.value.trim().toLowerCase();
-  row.hidden = wanted !== "" && !row.dataset.text.includes(wanted);
-}
-function add(row, text) {
-  row.dataset.text = text.toLowerCase();
-  rows.insertBefore(row, rows.firstChild);
-  shown(row);
-}
-function addEvent(e) {
-  const row = document.createElement("tr");
-  row.className = e.source;
-  cell(row, e.timestamp.slice(11, 23), "time");
-  cell(row, e.source, "source");
-  cell(row, e.event);
-  cell(row, e.distinct_id === null ? "<none>" : e.distinct_id);
-  cell(row, e.lib);
-  cell(row, e.transport);
-  const details = document.createElement("details");
-  const summary = document.createElement("summary");
-  summary.textContent = `${Object.keys(e.properties).length} properties`;
-  const pre = document.createElement("pre");
-  pre.textContent = JSON.stringify({ properties: e.properties, $set: e.set,
-    $set_once: e.set_once, uuid: e.uuid, api_key: e.api_key, endpoint: e.endpoint }, null, 2);
-  details.append(summary, pre);
-  cell(row, "").append(details);
-  add(row, `${e.event} ${e.distinct_id}`);
-}
-function addRejected(r) {
-  const row = document.createElement("tr");
-  row.className = "rejected";
-  cell(row, r.received_at.slice(11, 23), "time");
-  cell(row, "rejected");
-  cell(row, `${r.method} ${r.url}`);
-  cell(row, `HTTP ${r.status}`);
-  cell(row, `${r.bytes} bytes`);
-  cell(row, r.transport);
-  cell(row, r.reason);
-  add(row, `${r.url} ${r.reason}`);
-}
-filter.addEventListener("input", () => { for (const row of rows.rows) shown(row); });
-
-async function follow() {
-  for (;;) {
-    let data;
-    try {
-      const answer = await fetch(
-        `/_hybrid/events?after=${after}&rejected_after=${rejectedAfter}`, { cache: "no-store" });
-      if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
-      data = await answer.json();
-    } catch (error) {
-      status(`disconnected (${error.message}): reload once the collector runs again`);
-      return;
-    }
-    data.events.forEach(addEvent);
-    data.rejected.forEach(addRejected);
-    after = data.after;
-    rejectedAfter = data.rejected_after;
-    document.getElementById("count").textContent =
-      `${after} event${after === 1 ? "" : "s"}` +
-      (rejectedAfter ? `, ${rejectedAfter} rejected` : "");
-    if (data.stopping) { status("the collector stopped"); return; }
-    status("live");
-  }
-}
-follow();
-</script>
-</body>
-</html>
-"""

@@ -7,6 +7,9 @@ event's properties. Failing tests come first, each with its PII findings, plan v
 diagnostics and SDK notes. The file needs no network: its CSS and JavaScript are inline, a
 Content-Security-Policy forbids any fetch, and every text and property goes through
 :func:`~pytest_hybrid_analytics.redact` / :func:`~pytest_hybrid_analytics.mask_secrets`.
+
+The page, its CSS and its JavaScript are package files in ``_reports/templates/``
+(``report.html``, ``report.css``, ``report.js``), read once at import by :func:`load_template`.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_hybrid_analytics._checks.assertions import find_duplicates
-from pytest_hybrid_analytics._checks.findings import Finding, RecordedTest
-from pytest_hybrid_analytics._checks.pii import mask_secrets, redact
+from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.redaction import mask_secrets, redact
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.identity import Identity
 from pytest_hybrid_analytics._model.text import clip, clock, duration, json_for_html, plural
 from pytest_hybrid_analytics._recording.timeline import on_timeline
+from pytest_hybrid_analytics._reports.records import RecordedTest
+from pytest_hybrid_analytics._reports.templating import load_template
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics._model.events import RejectedRequest
@@ -59,6 +64,12 @@ _PALETTE = (
 )
 _FAILED = ("failed", "error")
 _KIND_TITLES = {"pii": "PII guard", "plan": "Tracking plan", "diagnostic": "Diagnostics"}
+
+_PAGE = load_template(
+    "report.html", "title", "css", "js", "summary", "toc", "toc_class", "audit", "sections"
+)
+_CSS = load_template("report.css").render()
+_JS = load_template("report.js").render()
 
 
 def _e(text: object) -> str:
@@ -111,8 +122,7 @@ def render_html(
         for n, t in enumerate(ordered)
     )
     sections = "\n".join(_section(n, test) for n, test in enumerate(ordered))
-    return _PAGE.format(
-        csp=_CSP,
+    return _PAGE.render(
         title=_e(title),
         css=_CSS,
         js=_JS,
@@ -485,282 +495,3 @@ def _findings(test: RecordedTest, duplicates: Sequence[Any], index: dict[int, st
         for title, lines in groups
     )
     return f"<div class='findings'>{body}</div>"
-
-
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>{title}</title>
-<style>{css}</style>
-</head>
-<body>
-<header class="card run">
-<h1>{title}</h1>
-<p class="summary">{summary}</p>
-<p class="legend">
-<span class="key client">client lane</span>
-<span class="key server">server lane</span>
-<span class="key person">colour = person (P1, P2… as identity resolves them)</span>
-<span class="key mergekey">merge ($identify, alias)</span>
-<span class="key dupkey">dup = duplicate</span>
-<span class="key warnkey">! = PII, plan or diagnostic finding</span>
-<span class="key rejkey">✖ rejected request</span>
-</p>
-<ol class="toc{toc_class}">{toc}</ol>
-</header>
-{audit}
-<main>
-{sections}
-</main>
-<script>{js}</script>
-</body>
-</html>
-"""
-
-_CSS = """
-* { box-sizing: border-box }
-body {
-  margin: 0; padding: 20px 24px 48px; background: #f3f4f6; color: #1f2328;
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-    sans-serif;
-}
-code, pre, .time, .merge-label {
-  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
-}
-.card {
-  background: #fff; border: 1px solid #d8dee4; border-radius: 10px; padding: 14px 18px;
-  margin: 0 0 14px; box-shadow: 0 1px 2px rgba(31, 35, 40, .06);
-}
-h1 { font-size: 20px; margin: 0 0 4px }
-h3 {
-  font-size: 12px; margin: 12px 0 4px; text-transform: uppercase; letter-spacing: .05em;
-  color: #57606a;
-}
-.summary { margin: 0 0 8px; color: #424a53 }
-.muted { color: #6e7781; font-size: 12.5px }
-.bad { color: #cf222e } .good { color: #1a7f37 } .warn { color: #9a6700 }
-.legend {
-  display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 6px 0 10px; font-size: 12px;
-  color: #57606a;
-}
-.legend .key::before {
-  content: ""; display: inline-block; width: 12px; height: 12px; border-radius: 3px;
-  margin-right: 5px; vertical-align: -2px; background: #ddd;
-}
-.legend .client::before { background: #e8f0fe }
-.legend .server::before { background: #fdf3e1 }
-.legend .person::before {
-  background: linear-gradient(90deg, #2f6fde 33%, #8250df 33% 66%, #1a7f37 66%);
-}
-.legend .mergekey::before {
-  background: none; border-left: 2px dashed #8250df; border-radius: 0; width: 2px;
-}
-.legend .dupkey::before { background: #ffebe9; border: 1px dashed #cf222e }
-.legend .warnkey::before { background: #bf8700; border-radius: 50% }
-.legend .rejkey::before { background: #ffebe9 }
-.toc { margin: 0; padding-left: 22px; font-size: 13px }
-.toc.many { columns: 2 520px }
-.toc li { margin: 2px 0 }
-.toc a { color: inherit; text-decoration: none }
-.toc a:hover code { text-decoration: underline }
-.toc .muted { margin-left: 8px }
-.badge {
-  display: inline-block; min-width: 56px; text-align: center; padding: 1px 7px;
-  border-radius: 999px; font-size: 11px; font-weight: 700; text-transform: uppercase;
-  letter-spacing: .03em; background: #eaeef2; color: #57606a;
-}
-.badge.passed { background: #dafbe1; color: #1a7f37 }
-.badge.failed, .badge.error { background: #ffebe9; color: #cf222e }
-.badge.xpassed { background: #fff8c5; color: #9a6700 }
-.test { border-left: 5px solid #8c959f; padding: 10px 16px }
-.test.passed { border-left-color: #2da44e }
-.test.failed, .test.error { border-left-color: #cf222e }
-.test > details > summary {
-  cursor: pointer; list-style: none; display: flex; flex-wrap: wrap; align-items: center;
-  gap: 8px;
-}
-.test > details > summary::-webkit-details-marker { display: none }
-.test > details > summary::before { content: "▸"; color: #6e7781; width: 10px }
-.test > details[open] > summary::before { content: "▾" }
-.nodeid { font-size: 13.5px; font-weight: 600; word-break: break-all }
-.facts { color: #57606a; font-size: 12.5px; margin-left: auto }
-.failure { margin: 10px 0 }
-.failure summary { cursor: pointer; color: #cf222e; font-weight: 600 }
-.failure pre {
-  background: #fff8f8; border: 1px solid #ffcecb; border-radius: 6px; padding: 8px 10px;
-  max-height: 260px; overflow: auto; font-size: 12px; white-space: pre-wrap; margin: 6px 0 0;
-}
-.people { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 10px 0 6px; font-size: 12.5px }
-.person i {
-  display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px;
-}
-.scroller {
-  overflow-x: auto; border: 1px solid #d8dee4; border-radius: 8px; background: #fbfcfd;
-}
-.track { position: relative; min-width: 100% }
-.lane { position: absolute; left: 0; right: 0; border-top: 1px solid #eaeef2 }
-.lane span {
-  position: sticky; left: 0; display: inline-block; width: 76px; height: 100%;
-  padding: 8px 10px; font-size: 11px; font-weight: 700; text-transform: uppercase;
-  letter-spacing: .06em; color: #57606a; z-index: 3;
-}
-.lane.client { background: #f3f7ff } .lane.client span { background: #e8f0fe; color: #2f6fde }
-.lane.server { background: #fffaf1 } .lane.server span { background: #fdf3e1; color: #9a6700 }
-.lane.rejected { background: #fff6f6 }
-.lane.rejected span { background: #ffebe9; color: #cf222e }
-.links { position: absolute; left: 0; top: 0; pointer-events: none; z-index: 1 }
-.merge { stroke: #8250df; stroke-width: 1.5; stroke-dasharray: 4 3 }
-.merge-link { fill: none; stroke: #8250df; stroke-width: 1.5; opacity: .75 }
-.merge-label { fill: #8250df; font-size: 11px; font-weight: 600 }
-.gap {
-  position: absolute; top: 5px; transform: translateX(-50%); padding: 0 7px; font-size: 10.5px;
-  white-space: nowrap; color: #6e7781; background: #eef1f4; border-radius: 8px;
-}
-.mark {
-  position: absolute; z-index: 2; width: 168px; height: 58px; padding: 4px 8px 4px 10px;
-  text-align: left; display: flex; flex-direction: column; justify-content: center; gap: 1px;
-  cursor: pointer; background: #fff; border: 1px solid #d0d7de;
-  border-left: 5px solid var(--pc, #8c959f); border-radius: 7px;
-  box-shadow: 0 1px 2px rgba(31, 35, 40, .08); font: inherit; color: inherit;
-}
-.mark:hover { box-shadow: 0 2px 8px rgba(31, 35, 40, .18) }
-.mark.selected { outline: 2px solid #0969da; outline-offset: 1px }
-.mark .name, .mark .who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis }
-.mark .name { font-weight: 600; font-size: 12.5px }
-.mark .time { font-size: 11px; color: #57606a }
-.mark .who { font-size: 11px; color: #424a53 }
-.mark .who b { color: var(--pc) }
-.mark.dup { background: #fff5f5; border: 1px dashed #ff8182 }
-.mark.dup { border-left: 5px solid var(--pc, #8c959f) }
-.mark.rejected { border-left-color: #cf222e; background: #fff5f5; height: 54px }
-.mark.rejected .name { color: #cf222e }
-.flag {
-  position: absolute; top: -8px; font-style: normal; font-size: 10px; font-weight: 700;
-  line-height: 15px; padding: 0 5px; border-radius: 8px; color: #fff;
-}
-.flag.dup { right: 4px; background: #cf222e }
-.flag.warn { right: 36px; background: #bf8700 }
-.mark.flagged:not(.dup) .flag.warn { right: 4px }
-.panel {
-  margin: 10px 0 0; border: 1px solid #d8dee4; border-radius: 8px; padding: 8px 12px;
-  background: #fff;
-}
-.panel h4 { margin: 2px 0 6px; font-size: 14px }
-.panel .facts-list {
-  display: flex; flex-wrap: wrap; gap: 3px 14px; font-size: 12px; color: #57606a;
-  margin: 0 0 6px;
-}
-.panel .facts-list b { color: #1f2328; font-weight: 600 }
-.panel table { border-collapse: collapse; width: 100%; font-size: 12px }
-.panel td { border-top: 1px solid #eaeef2; padding: 3px 8px; vertical-align: top }
-.panel td:first-child, .panel td:last-child {
-  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all;
-}
-.panel td:first-child { color: #0550ae; width: 28% }
-.panel td:last-child { white-space: pre-wrap }
-.panel tr.flagged td { background: #fff8c5 }
-.panel .note {
-  background: #fff8c5; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 12.5px;
-}
-.panel details summary { cursor: pointer; color: #57606a; font-size: 12.5px; margin-top: 6px }
-.findings ul { margin: 0; padding-left: 20px }
-.findings li { margin: 3px 0 }
-.findings .code { background: #eaeef2; border-radius: 4px; padding: 0 5px; font-size: 11.5px }
-.findings a.show { font-size: 12px }
-.audit summary { cursor: pointer; font-weight: 600 }
-.audit summary span { font-weight: 500; margin-left: 6px }
-.audit table { border-collapse: collapse; width: 100%; margin-top: 6px }
-.audit td { padding: 5px 8px; border-top: 1px solid #eaeef2; vertical-align: top }
-.audit ul { margin: 2px 0; padding-left: 18px; color: #57606a; font-size: 12.5px }
-.audit .verdict {
-  font-weight: 700; text-transform: uppercase; font-size: 11px; white-space: nowrap;
-  width: 110px;
-}
-.audit .pass .verdict { color: #1a7f37 }
-.audit .fail .verdict { color: #cf222e }
-.audit .cannot-judge .verdict { color: #9a6700 }
-.empty { padding: 8px 0 }
-"""
-
-_JS = """
-(function () {
-  var data = {};
-  document.querySelectorAll('script.data').forEach(function (s) {
-    var all = JSON.parse(s.textContent);
-    Object.keys(all).forEach(function (k) { data[k] = all[k]; });
-  });
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  function show(v) { return (typeof v === 'string') ? v : JSON.stringify(v, null, 2); }
-  function rows(obj, flagged) {
-    var t = el('table');
-    Object.keys(obj).sort().forEach(function (k) {
-      var tr = el('tr', flagged.indexOf(k) >= 0 ? 'flagged' : '');
-      tr.appendChild(el('td', '', k));
-      tr.appendChild(el('td', '', show(obj[k])));
-      t.appendChild(tr);
-    });
-    return t;
-  }
-  function select(key) {
-    var mark = document.querySelector('.mark[data-key="' + key + '"]');
-    var d = data[key];
-    if (!mark || !d) return;
-    var section = mark.closest('section');
-    section.querySelectorAll('.mark.selected').forEach(function (m) {
-      m.classList.remove('selected');
-    });
-    mark.classList.add('selected');
-    var panel = section.querySelector('.panel');
-    panel.textContent = '';
-    panel.appendChild(el('h4', '', d.kind === 'event' ? d.facts.event : 'Rejected request'));
-    var facts = el('div', 'facts-list');
-    Object.keys(d.facts).forEach(function (k) {
-      if (k === 'event') return;
-      var s = el('span', '', k + ': ');
-      s.appendChild(el('b', '', show(d.facts[k])));
-      facts.appendChild(s);
-    });
-    panel.appendChild(facts);
-    d.notes.forEach(function (n) { panel.appendChild(el('div', 'note', n)); });
-    var own = {}, posthog = {};
-    Object.keys(d.props).forEach(function (k) {
-      var sdk = k.charAt(0) === '$' || k === 'distinct_id' || k === 'token';
-      (sdk ? posthog : own)[k] = d.props[k];
-    });
-    var phKeys = Object.keys(posthog).length;
-    if (Object.keys(own).length) {
-      panel.appendChild(rows(own, d.flagged));
-    } else {
-      panel.appendChild(el('p', 'muted', "No properties of its own, only the SDK's."));
-    }
-    if (phKeys) {
-      var det = el('details');
-      det.appendChild(el('summary', '', 'SDK properties: $-properties, distinct_id, token ('
-        + phKeys + ')'));
-      det.appendChild(rows(posthog, d.flagged));
-      panel.appendChild(det);
-    }
-  }
-  document.addEventListener('click', function (ev) {
-    var target = ev.target.closest('[data-key]');
-    if (!target) return;
-    if (target.tagName === 'A') {
-      ev.preventDefault();
-      var mark = document.querySelector('.mark[data-key="' + target.dataset.key + '"]');
-      if (mark) mark.scrollIntoView({block: 'center', inline: 'center'});
-    }
-    select(target.dataset.key);
-  });
-})();
-"""
