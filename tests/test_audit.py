@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from support import make_event
 
-from pytest_hybrid_analytics import ClientNote
+from pytest_hybrid_analytics import ClientNote, Finding
 from pytest_hybrid_analytics._checks.assertions import find_duplicates
-from pytest_hybrid_analytics._checks.findings import Finding, RecordedTest
 from pytest_hybrid_analytics._checks.plan import TrackingPlan
 from pytest_hybrid_analytics._model.events import CapturedEvent, event_from_wire
 from pytest_hybrid_analytics._reports.audit import (
@@ -29,6 +28,7 @@ from pytest_hybrid_analytics._reports.audit import (
     audit,
     looks_critical,
 )
+from pytest_hybrid_analytics._reports.records import RecordedTest
 
 KEY = "phc_shopkey_1234567890ab"
 

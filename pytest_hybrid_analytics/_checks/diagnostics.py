@@ -3,8 +3,7 @@
 When a test fails, or finds nothing, these say why where the capture shows it: the browser SDK
 dropped events as a bot, server events sat in a queue until the harness flushed them, the two
 sides used different API keys, a timestamp was not UTC or far from its arrival, a property was
-truncated or over PostHog's limits, posthog-js's client rate limit was hit, or PostHog requests
-went to a host the harness does not cover. Each is a
+truncated or over PostHog's limits, or posthog-js's client rate limit was hit. Each is a
 :class:`~pytest_hybrid_analytics.Finding` of kind ``"diagnostic"`` that says why and what
 to do; none fails a test on its own.
 """
@@ -13,15 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from pytest_hybrid_analytics._checks.findings import Finding
-from pytest_hybrid_analytics._checks.pii import _walk, mask_secrets
+from pytest_hybrid_analytics._checks.redaction import mask_secrets, walk
 from pytest_hybrid_analytics._model.events import CapturedEvent, parse_timestamp
-from pytest_hybrid_analytics._model.ingest import capture_path
 from pytest_hybrid_analytics._model.text import duration, format_value, plural, was
 from pytest_hybrid_analytics._model.wire import PayloadError
 
@@ -53,7 +50,6 @@ _BOT_CONSOLE = re.compile(
     r"|Event \"(?P<one>[^\"]*)\" was not captured because the user agent looks like a bot"
 )
 _RATE_LIMIT_EVENT = "$$client_ingestion_warning"
-_FLAGS_PATH = re.compile(r"/(flags|decide)/?$")
 _EPOCH = re.compile(r"\d+(\.\d+)?")
 
 
@@ -88,19 +84,14 @@ def diagnose(
     *,
     notes: Iterable[ClientNote] = (),
     console: Iterable[str] = (),
-    requests: Iterable[str] = (),
-    covered: Collection[str] | Callable[[str], bool] = (),
     max_skew: timedelta = timedelta(minutes=10),
     rate_limit_floor: float = 5,
 ) -> list[Finding]:
     """Every troubleshooting finding in one test's capture, grouped by check.
 
     ``notes`` are the test's ``analytics.client_notes``; ``console`` what posthog-js said in
-    the browser console (``analytics.console``); ``requests`` the URLs the app or the browser
-    requested, and ``covered`` the hosts (or a predicate on URLs) whose PostHog requests the
-    harness records: a PostHog-looking request to any other host is reported. ``max_skew`` is
-    how far a timestamp may be from its arrival, ``rate_limit_floor`` how few client rate-limit
-    tokens count as "hit".
+    the browser console (``analytics.console``). ``max_skew`` is how far a timestamp may be
+    from its arrival, ``rate_limit_floor`` how few client rate-limit tokens count as "hit".
 
     >>> for finding in diagnose(analytics, notes=analytics.client_notes,
     ...                         console=analytics.console):
@@ -115,7 +106,6 @@ def diagnose(
         *_timestamps(evs, max_skew),
         *_limits(evs),
         *_rate_limit(evs, rate_limit_floor),
-        *_uncovered(requests, covered),
     ]
 
 
@@ -250,7 +240,7 @@ def _timestamps(events: list[CapturedEvent], max_skew: timedelta) -> list[Findin
 def _limits(events: list[CapturedEvent]) -> list[Finding]:
     found: list[Finding] = []
     for event in events:
-        for path, _, value in _walk(event.properties):
+        for path, _, value in walk(event.properties):
             if not isinstance(value, str) or len(value) < STRING_LIMIT:
                 continue
             cut = event.source == "client" and len(value) == STRING_LIMIT
@@ -334,35 +324,3 @@ def _rate_limit(events: list[CapturedEvent], floor: float) -> list[Finding]:
             event=event,
         )
     ]
-
-
-def _uncovered(
-    requests: Iterable[str], covered: Collection[str] | Callable[[str], bool]
-) -> list[Finding]:
-    def is_covered(url: str) -> bool:
-        if callable(covered):
-            return covered(url)
-        parts = urlsplit(url)
-        return parts.netloc.lower() in covered or (parts.hostname or "").lower() in covered
-
-    found: list[Finding] = []
-    seen: set[str] = set()
-    for url in requests:
-        parts = urlsplit(url)
-        path = parts.path
-        if capture_path(path) is None and not _FLAGS_PATH.search(path):
-            continue
-        if is_covered(url) or parts.netloc in seen:
-            continue
-        seen.add(parts.netloc)
-        found.append(
-            Finding(
-                "diagnostic",
-                "uncovered-host",
-                f"{mask_secrets(url)} looks like a PostHog request, but the harness does not "
-                f"cover {parts.netloc}: what it carried is not on the timeline (a reverse proxy, "
-                "or a self-hosted instance). Add the host with --analytics-hosts, or point the "
-                "SDK at analytics.host (guide: 'Wrong API host').",
-            )
-        )
-    return found

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_hybrid_analytics._checks.findings import RecordedTest
-from pytest_hybrid_analytics._checks.pii import mask_secrets
+from pytest_hybrid_analytics._checks.redaction import mask_secrets
 from pytest_hybrid_analytics._reports.audit import Audit, audit
 from pytest_hybrid_analytics._reports.html import write_report
+from pytest_hybrid_analytics._reports.records import RecordedTest
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics._checks.plan import TrackingPlan

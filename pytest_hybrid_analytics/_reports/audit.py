@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pytest_hybrid_analytics._checks.assertions import find_duplicates
 from pytest_hybrid_analytics._checks.diagnostics import timestamp_has_zone
-from pytest_hybrid_analytics._checks.findings import RecordedTest
-from pytest_hybrid_analytics._checks.pii import _words, mask_secrets
+from pytest_hybrid_analytics._checks.redaction import mask_secrets, words
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.identity import Identity
 from pytest_hybrid_analytics._model.wire import PayloadError
+from pytest_hybrid_analytics._reports.records import RecordedTest
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics._checks.plan import TrackingPlan
@@ -234,11 +234,11 @@ def looks_critical(event: str) -> bool:
     >>> looks_critical("purchase_completed"), looks_critical("checkout_button_clicked")
     (True, False)
     """
-    words = _words(event.lstrip("$"))
-    if _INTERACTION_WORDS.intersection(words):
+    parts = words(event.lstrip("$"))
+    if _INTERACTION_WORDS.intersection(parts):
         return False
-    pairs = set(pairwise(words))
-    return bool(_CRITICAL_WORDS.intersection(words) or _CRITICAL_PAIRS & pairs)
+    pairs = set(pairwise(parts))
+    return bool(_CRITICAL_WORDS.intersection(parts) or _CRITICAL_PAIRS & pairs)
 
 
 def audit(
