@@ -4,14 +4,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import os
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import pytest
 
 from pytest_hybrid_analytics._checks.diagnostics import diagnose
-from pytest_hybrid_analytics._checks.findings import Finding, RecordedTest
-from pytest_hybrid_analytics._checks.pii import mask_secrets
+from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.redaction import mask_secrets
 from pytest_hybrid_analytics._checks.teardown import Checks, teardown_failure
 from pytest_hybrid_analytics._pytest import settings as _settings
 from pytest_hybrid_analytics._pytest import terminal as _terminal
@@ -19,6 +20,7 @@ from pytest_hybrid_analytics._pytest.reporter import Reporter
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.factory import AnalyticsFactory
 from pytest_hybrid_analytics._recording.timeline import format_summary
+from pytest_hybrid_analytics._reports.records import RecordedTest
 from pytest_hybrid_analytics._roads.chromium import launch_options
 from pytest_hybrid_analytics._roads.harness import Harness
 
@@ -31,6 +33,8 @@ _CHECKS = pytest.StashKey[Checks]()
 _REPORTER = pytest.StashKey[Reporter]()
 _FINDINGS = pytest.StashKey[list[Finding]]()
 _OUTCOME = pytest.StashKey[str]()
+_USES_ANALYTICS = pytest.StashKey[int]()
+_DIAGNOSED = pytest.StashKey[list[Finding]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,7 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
         posthog_js=_settings.posthog_js(config),
         flush_ms=_settings.flush_ms(config),
     )
-    config.stash[_HARNESS] = harness.start()
+    if _settings.network_guard(config):
+        harness.guard()  # in-process roads only: the collector starts on first use
+    config.stash[_HARNESS] = harness
     config.stash[_NOTES] = []
     config.stash[_SUMMARIES] = []
     directory, audit = _settings.report(config)
@@ -78,16 +84,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    harness = config.stash[_HARNESS]
-    extra = ", ".join(sorted(harness.hosts.extra)) or "none"
-    js = harness.posthog_js or "none found (set analytics_posthog_js)"
-    checks = config.stash[_CHECKS]
-    pii = "/".join(checks.guard.sides) if checks.guard else "off"
-    plan = checks.plan.origin if checks.plan else "none"
-    return (
-        f"hybrid-analytics: collector {harness.url}, extra PostHog hosts: {extra}, "
-        f"posthog-js files: {js}, PII guard: {pii}, tracking plan: {plan}"
-    )
+    return _terminal.header(config.stash[_HARNESS], config.stash[_CHECKS])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[_USES_ANALYTICS] = _uses_analytics(session.items)
+
+
+def pytest_report_collectionfinish(
+    config: pytest.Config, items: Sequence[pytest.Item]
+) -> str | None:
+    if not config.pluginmanager.hasplugin("playwright"):
+        return None
+    return _terminal.chromium_line(_uses_analytics(items), _chromium_setting(config))
+
+
+def _uses_analytics(items: Sequence[pytest.Item]) -> int:
+    return sum("analytics" in getattr(item, "fixturenames", ()) for item in items)
+
+
+def _chromium_setting(config: pytest.Config) -> str | None:
+    return _settings.setting(config, "analytics_chromium", "HYBRID_ANALYTICS_CHROMIUM")
 
 
 @pytest.fixture(scope="session")
@@ -140,16 +158,18 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
     value = yield
     if fixturedef.argname == "browser_type_launch_args" and isinstance(value, dict):
         browser_type = request.getfixturevalue("browser_type")
-        value.update(
-            launch_options(
-                value,
-                browser_name=browser_type.name,
-                bundled=browser_type.executable_path,
-                configured=_settings.setting(
-                    request.config, "analytics_chromium", "HYBRID_ANALYTICS_CHROMIUM"
-                ),
+        bundled = browser_type.executable_path
+        # Only where analytics is used, or where Playwright's own Chromium is missing (the
+        # header says which, and why).
+        if request.config.stash.get(_USES_ANALYTICS, 1) or not os.path.exists(bundled or ""):
+            value.update(
+                launch_options(
+                    value,
+                    browser_name=browser_type.name,
+                    bundled=bundled,
+                    configured=_chromium_setting(request.config),
+                )
             )
-        )
     elif fixturedef.argname == "context":
         recorder = request.node.stash.get(_RECORDER, None)
         if recorder is not None:
@@ -180,7 +200,7 @@ def pytest_runtest_makereport(
         item.stash[_OUTCOME] = "failed" if report.when == "call" else "error"
     if report.failed and report.when in ("call", "teardown"):
         report.sections.append(("Analytics events", mask_secrets(recorder.timeline())))
-        found = diagnose(recorder.events, notes=recorder.client_notes, console=recorder.console)
+        found = _diagnosis(item, recorder)
         if found:
             text = "\n".join(str(finding) for finding in found)
             report.sections.append(("Analytics diagnostics", mask_secrets(text)))
@@ -210,15 +230,20 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
                 events=recorder.events,
                 rejected=recorder.rejected,
                 notes=recorder.client_notes,
-                findings=[
-                    *findings,
-                    *diagnose(
-                        recorder.events, notes=recorder.client_notes, console=recorder.console
-                    ),
-                ],
+                findings=[*findings, *_diagnosis(item, recorder)],
                 message=mask_secrets(str(report.longrepr or "")) if report.failed else "",
             )
         )
+
+
+def _diagnosis(item: pytest.Item, recorder: Analytics) -> list[Finding]:
+    """The troubleshooting diagnostics of a test, worked out once (at its first failure, or
+    as it ends) and shared by its report sections and the run's reports."""
+    if _DIAGNOSED not in item.stash:
+        item.stash[_DIAGNOSED] = diagnose(
+            recorder.events, notes=recorder.client_notes, console=recorder.console
+        )
+    return item.stash[_DIAGNOSED]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -60,6 +60,16 @@ def add_options(parser: pytest.Parser) -> None:
     """Register the options and ini keys (README, 'Settings')."""
     group = parser.getgroup("hybrid-analytics", "PostHog analytics recording")
     group.addoption(
+        "--analytics-network-guard",
+        choices=("on", "off"),
+        default=None,
+        help="on (the default): from the start of the run, PostHog requests made in this "
+        "process (requests, httpx, the posthog SDK) are answered by the fake PostHog API and "
+        "never reach a real PostHog host, in every test. off: only tests that use the analytics "
+        "fixture (and the rest of the run after the first one) are covered. "
+        "Ini: analytics_network_guard.",
+    )
+    group.addoption(
         "--analytics-hosts",
         default=None,
         help="comma-separated extra hosts whose requests are PostHog's (a self-hosted "
@@ -92,6 +102,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="print what each test captured (events per side, persons, names) at the end",
     )
     parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
+    parser.addini(
+        "analytics_network_guard",
+        "on (default): no PostHog request of this process leaves it, in any test; off: only "
+        "from the first test that uses the analytics fixture",
+        default="on",
+    )
     parser.addini("analytics_report", "write the run's HTML timeline to this folder")
     parser.addini(
         "analytics_audit", "print the guide's checklist audit", type="bool", default=False
@@ -127,6 +143,18 @@ def add_options(parser: pytest.Parser) -> None:
 def setting(config: pytest.Config, ini: str, env: str) -> str | None:
     """An ini key, which its environment variable overrides."""
     return os.environ.get(env) or config.getini(ini) or None
+
+
+_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+
+
+def network_guard(config: pytest.Config) -> bool:
+    """Whether the in-process roads are installed for the whole run (README, 'Settings')."""
+    value = config.getoption("analytics_network_guard") or config.getini("analytics_network_guard")
+    switch = _SWITCH.get(str(value).strip().lower())
+    if switch is None:
+        raise pytest.UsageError(f"analytics_network_guard must be on or off, got {value!r}")
+    return switch
 
 
 def hosts(config: pytest.Config) -> list[str]:

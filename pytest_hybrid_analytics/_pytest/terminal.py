@@ -1,4 +1,4 @@
-"""What the plugin adds to the end of the terminal output."""
+"""What the plugin writes to the terminal: the header lines, and what it adds at the end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections import Counter
 
 import pytest
 
+from pytest_hybrid_analytics._checks.teardown import Checks
 from pytest_hybrid_analytics._model.text import plural, was
+from pytest_hybrid_analytics._roads.chromium import CLOSED_NETWORK_ARGS, find_chromium
 from pytest_hybrid_analytics._roads.harness import Harness
 
 #: The name under which a test's summary travels in its teardown report's user properties.
@@ -28,6 +30,37 @@ class SummaryCollector:
         if summary is not None:
             extra = "".join(f"\n  {name}: {value}" for name, value in properties.items())
             self.into.append((report.nodeid, f"{summary}{extra}"))
+
+
+def header(harness: Harness, checks: Checks) -> str:
+    """The effective settings, as the pytest header shows them (nothing is started for it)."""
+    guard = "on" if harness.guarded else "off (only tests that use analytics)"
+    extra = ", ".join(sorted(harness.hosts.extra)) or "none"
+    js = harness.posthog_js or "none found (set analytics_posthog_js)"
+    pii = "/".join(checks.guard.sides) if checks.guard else "off"
+    plan = checks.plan.origin if checks.plan else "none"
+    return (
+        f"hybrid-analytics: network guard: {guard}, collector: on first use, "
+        f"extra PostHog hosts: {extra}, posthog-js files: {js}, PII guard: {pii}, "
+        f"tracking plan: {plan}"
+    )
+
+
+def chromium_line(uses: int, configured: str | None) -> str:
+    """What the plugin does to pytest-playwright's Chromium launch in this run, and why."""
+    system = configured or find_chromium() or "no system Chromium found"
+    flags = " ".join(CLOSED_NETWORK_ARGS) + " (and --no-sandbox as root)"
+    if uses:
+        return (
+            f"hybrid-analytics: Chromium launch: adds {flags}, because "
+            f"{plural(uses, 'collected test')} {'uses' if uses == 1 else 'use'} analytics (pages "
+            f"reach the loopback collector); launches {system} if Playwright's own Chromium "
+            "is missing"
+        )
+    return (
+        "hybrid-analytics: Chromium launch: left as pytest-playwright sets it (no collected test "
+        f"uses analytics), unless Playwright's own Chromium is missing: then {system} with {flags}"
+    )
 
 
 def write(

@@ -1,9 +1,10 @@
 """The harness for a whole run: the loopback collector and the in-process roads, each handing
 requests to the fake PostHog API of whichever test is current.
 
-Free of pytest: the plugin starts one per process (so pytest-xdist workers never share a
+Free of pytest: the plugin makes one per process (so pytest-xdist workers never share a
 port or a recorder) and tells it which ``Analytics`` is current; outside pytest it works as a
-context manager.
+context manager. Nothing happens when it is made: :meth:`Harness.guard` installs the in-process
+roads (the network guard), and the collector binds its socket on first use (:attr:`url`).
 """
 
 from __future__ import annotations
@@ -61,11 +62,12 @@ class Harness:
         self.idle = FakePostHog()
         #: Where requests for a test that already ended go: never into the next test.
         self.late = FakePostHog()
-        self.collector = Collector(self._route)
-        self.hosts = PostHogHosts(extra=extra_hosts, exclude=[self.collector.netloc])
+        self._collector: Collector | None = None
+        self.hosts = PostHogHosts(extra=extra_hosts)
         self._requests = RequestsRoad(self.hosts, self._api)
         self._httpx = HttpxRoad(self.hosts, self._api)
         self.clients = ClientWatch()
+        self._guarded = False
         self._mark = 0
 
     def _api(self) -> FakePostHog:
@@ -83,13 +85,36 @@ class Harness:
         return api
 
     @property
+    def collector(self) -> Collector:
+        """The loopback collector, started (its socket bound) on first use."""
+        with self._lock:
+            if self._collector is None:
+                collector = Collector(self._route).start()
+                self.hosts.exclude.add(collector.netloc)
+                self._collector = collector
+            return self._collector
+
+    @property
+    def started(self) -> bool:
+        """Whether the collector is listening (something asked for its :attr:`url`)."""
+        return self._collector is not None
+
+    @property
+    def guarded(self) -> bool:
+        """Whether the in-process roads are installed (:meth:`guard`)."""
+        return self._guarded
+
+    @property
     def url(self) -> str:
-        """The collector's base URL (``http://127.0.0.1:<port>``)."""
+        """The collector's base URL (``http://127.0.0.1:<port>``); starts it on first use."""
         return self.collector.url
 
-    def start(self) -> Harness:
-        """Start the collector and install every road whose library is installed."""
-        self.collector.start()
+    def guard(self) -> Harness:
+        """Install every in-process road whose library is installed (``requests``, ``httpx``
+        with respx, the ``posthog`` client watch): from now on no PostHog request made in this
+        process leaves it. Binds no socket. Idempotent."""
+        if self._guarded:
+            return self
         if importlib.util.find_spec("requests") is not None:
             self._requests.install()
         if importlib.util.find_spec("httpx") is not None and (
@@ -97,6 +122,13 @@ class Harness:
         ):
             self._httpx.install()
         self.clients.install()
+        self._guarded = True
+        return self
+
+    def start(self) -> Harness:
+        """:meth:`guard`, and start the collector."""
+        self.guard()
+        _ = self.collector
         return self
 
     def settle(self) -> list[ClientNote]:
@@ -110,11 +142,18 @@ class Harness:
         self.clients.uninstall()
         self._httpx.uninstall()
         self._requests.uninstall()
-        self.collector.stop()
+        self._guarded = False
+        with self._lock:
+            collector, self._collector = self._collector, None
+        if collector is not None:
+            collector.stop()
+            self.hosts.exclude.discard(collector.netloc)
         return notes
 
     def begin(self) -> Analytics:
-        """A new ``Analytics``, made the test every road delivers to."""
+        """A new ``Analytics``, made the test every road delivers to (the roads are installed
+        and the collector started, if they were not yet)."""
+        self.start()
         token = secrets.token_hex(6)
         host = f"{self.url}/t/{token}"
         roads = _TestRoads(self.clients, f"{host}/browser", self.posthog_js, self.flush_ms)
