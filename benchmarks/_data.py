@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_hybrid_analytics import parse_capture_request
-from pytest_hybrid_analytics._recording.factory import AnalyticsFactory
+from pytest_hybrid_analytics import AnalyticsFactory, parse_capture_request
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "payloads"
 

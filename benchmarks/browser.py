@@ -110,9 +110,9 @@ def site():
 @pytest.fixture(scope="session")
 def bare_collector():
     \"\"\"The fake PostHog API on 127.0.0.1 with nothing of the plugin around it.\"\"\"
-    from pytest_hybrid_analytics._recording.fake_api import FakePostHog
+    from pytest_hybrid_analytics import FakePostHog
     from pytest_hybrid_analytics._roads.collector import Collector
-    from pytest_hybrid_analytics._recording.recorder import EventRecorder
+    from pytest_hybrid_analytics import EventRecorder
 
     recorder = EventRecorder()
     api = FakePostHog(recorder)

@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from benchmarks._measure import Figure
-from pytest_hybrid_analytics import EventRecorder
-from pytest_hybrid_analytics._recording.fake_api import Answer, FakePostHog
+from pytest_hybrid_analytics import Answer, EventRecorder, FakePostHog
 from pytest_hybrid_analytics._roads.collector import Collector
 
 CLIENTS = 16

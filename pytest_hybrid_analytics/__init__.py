@@ -41,17 +41,17 @@ from pytest_hybrid_analytics._recording.recorder import EventRecorder
 from pytest_hybrid_analytics._reports.jsonl import load_jsonl, write_jsonl
 
 if TYPE_CHECKING:
-    from pytest_hybrid_analytics._checks.plan import TrackingPlan
+    from pytest_hybrid_analytics._checks.plan import PlanError, TrackingPlan
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
     # TrackingPlan pulls in jsonschema and PyYAML: loaded on first use, not with the plugin.
-    if name == "TrackingPlan":
-        from pytest_hybrid_analytics._checks.plan import TrackingPlan
+    if name in ("TrackingPlan", "PlanError"):
+        from pytest_hybrid_analytics._checks import plan
 
-        return TrackingPlan
+        return getattr(plan, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -70,6 +70,7 @@ __all__ = [
     "Identity",
     "PayloadError",
     "PiiGuard",
+    "PlanError",
     "RejectedRequest",
     "Step",
     "TrackingPlan",

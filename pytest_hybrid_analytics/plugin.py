@@ -41,17 +41,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     _settings.add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # The network guard goes on before conftest.py files are imported: a library one imports
+    # keeps what it sees then (responses saves HTTPAdapter.send and passes requests through
+    # to it), so it must see the road. (Loaded from a conftest's pytest_plugins instead, the
+    # plugin misses this hook and pytest_configure installs the guard.)
+    if _settings.network_guard(early_config):
+        early_config.stash[_HARNESS] = Harness(extra_hosts=_settings.hosts(early_config)).guard()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _settings.MARKER)
-    config.stash[_CHECKS] = _settings.checks(config)
-    harness = Harness(
-        extra_hosts=_settings.hosts(config),
-        posthog_js=_settings.posthog_js(config),
-        flush_ms=_settings.flush_ms(config),
-    )
-    if _settings.network_guard(config):
-        harness.guard()  # in-process roads only: the collector starts on first use
+    harness = config.stash.get(_HARNESS, None) or Harness(extra_hosts=_settings.hosts(config))
     config.stash[_HARNESS] = harness
+    try:
+        config.stash[_CHECKS] = _settings.checks(config)
+        harness.posthog_js = _settings.posthog_js(config)
+        harness.flush_ms = _settings.flush_ms(config)
+        if _settings.network_guard(config):
+            harness.guard()  # in-process roads only: the collector starts on first use
+    except BaseException:
+        harness.stop()  # a usage error: leave the process as it was
+        del config.stash[_HARNESS]
+        raise
     config.stash[_NOTES] = []
     config.stash[_SUMMARIES] = []
     directory, audit = _settings.report(config)

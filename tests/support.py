@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pytest_hybrid_analytics._model.events import CapturedEvent, Source, event_from_wire
-from pytest_hybrid_analytics._recording.analytics import Analytics
+from pytest_hybrid_analytics import Analytics, CapturedEvent
+from pytest_hybrid_analytics._model.events import Source, event_from_wire
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MakeEvent = Callable[..., CapturedEvent]

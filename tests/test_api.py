@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from pytest_hybrid_analytics import Analytics, FlagBook, assert_no_duplicates
+from pytest_hybrid_analytics import Analytics, FakePostHog, FlagBook, assert_no_duplicates
 from pytest_hybrid_analytics._model.wire import encode_body
-from pytest_hybrid_analytics._recording.fake_api import FakePostHog
 
 BATCH = {
     "api_key": "phc_k",

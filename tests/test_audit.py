@@ -8,10 +8,14 @@ from typing import Any
 import pytest
 from support import make_event
 
-from pytest_hybrid_analytics import ClientNote, Finding
-from pytest_hybrid_analytics._checks.assertions import find_duplicates
-from pytest_hybrid_analytics._checks.plan import TrackingPlan
-from pytest_hybrid_analytics._model.events import CapturedEvent, event_from_wire
+from pytest_hybrid_analytics import (
+    CapturedEvent,
+    ClientNote,
+    Finding,
+    TrackingPlan,
+    find_duplicates,
+)
+from pytest_hybrid_analytics._model.events import event_from_wire
 from pytest_hybrid_analytics._reports.audit import (
     ANONYMOUS,
     CHECKLIST,

@@ -23,8 +23,7 @@ import requests
 from playwright.sync_api import Browser, expect
 from web_app import WebApp
 
-from pytest_hybrid_analytics import CapturedEvent, RejectedRequest, assert_same_person
-from pytest_hybrid_analytics._reports.jsonl import load_jsonl
+from pytest_hybrid_analytics import CapturedEvent, RejectedRequest, assert_same_person, load_jsonl
 from pytest_hybrid_analytics.cli import _format_line, _parser, _serve, main
 
 SCRIPT = Path(sys.executable).with_name("hybrid-analytics")

@@ -20,8 +20,7 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pytest_hybrid_analytics import Analytics, EventRecorder, RejectedRequest
-from pytest_hybrid_analytics._recording.fake_api import Answer, FakePostHog
+from pytest_hybrid_analytics import Analytics, Answer, EventRecorder, FakePostHog, RejectedRequest
 from pytest_hybrid_analytics._roads.collector import MAX_REQUEST_BYTES, Collector
 
 PAYLOADS = Path(__file__).parent / "payloads"

@@ -8,9 +8,9 @@ from typing import Any
 
 from support import T0, MakeEvent, replay
 
-from pytest_hybrid_analytics import ClientNote, Finding
+from pytest_hybrid_analytics import CapturedEvent, ClientNote, Finding
 from pytest_hybrid_analytics._checks.diagnostics import STRING_LIMIT, diagnose
-from pytest_hybrid_analytics._model.events import CapturedEvent, event_from_wire
+from pytest_hybrid_analytics._model.events import event_from_wire
 
 PAYLOADS = Path(__file__).parent / "payloads"
 #: The words posthog-js 1.449.2 logs (posthog-core.js) when it drops a bot's events.

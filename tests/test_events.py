@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pytest_hybrid_analytics import PayloadError
 from pytest_hybrid_analytics._model.events import event_from_wire, infer_source, parse_timestamp
-from pytest_hybrid_analytics._model.wire import PayloadError
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -18,9 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 from support import T0, MakeEvent, make_event, replay
 
-from pytest_hybrid_analytics import ClientNote, PiiGuard, RejectedRequest
+from pytest_hybrid_analytics import ClientNote, PiiGuard, RejectedRequest, TrackingPlan
 from pytest_hybrid_analytics._checks.diagnostics import diagnose
-from pytest_hybrid_analytics._checks.plan import TrackingPlan
 from pytest_hybrid_analytics._reports.audit import audit
 from pytest_hybrid_analytics._reports.html import MAX_MARKS, REPORT_NAME, render_html, write_report
 from pytest_hybrid_analytics._reports.records import RecordedTest

@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from support import MakeEvent, replay
 
-from pytest_hybrid_analytics._checks.plan import PlanError, TrackingPlan
+from pytest_hybrid_analytics import PlanError, TrackingPlan
 
 PLANS = Path(__file__).parent / "data" / "plans"
 PAYLOADS = Path(__file__).parent / "payloads"

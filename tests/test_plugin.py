@@ -148,7 +148,7 @@ def test_a_wait_for_failure_names_the_query_in_the_test_output(suite: pytest.Pyt
 
 def test_the_factory_fixture_is_seeded_per_test(suite: pytest.Pytester) -> None:
     suite.makepyfile("""
-        from pytest_hybrid_analytics._recording.factory import AnalyticsFactory
+        from pytest_hybrid_analytics import AnalyticsFactory
 
         SEEN = []
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.text import plural
 from pytest_hybrid_analytics._recording.query import Query
 from pytest_hybrid_analytics._recording.recorder import EventRecorder, events_of
 from pytest_hybrid_analytics._recording.timeline import format_timeline, on_timeline
@@ -129,7 +130,7 @@ def assert_single_distinct_id(
         sides = "/".join(sorted({e.source for e in mine}))
         names = ", ".join(list(dict.fromkeys(e.event for e in mine))[:_MAX_LISTED])
         shown = repr(distinct_id) if distinct_id is not None else "<none>"
-        lines.append(f"  {shown}: {len(mine)} {sides} event{'s' * (len(mine) != 1)} ({names})")
+        lines.append(f"  {shown}: {plural(len(mine), sides + ' event')} ({names})")
     if len(ranked) > _MAX_LISTED:
         lines.append(f"  … and {len(ranked) - _MAX_LISTED} more distinct ids")
     counts = {key: len(value) for key, value in by_id.items()}
@@ -172,8 +173,7 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
     if len(persons) == 1 and not anonymous:
         return next(iter(persons))
     lines = [
-        f"Expected all events to belong to one person; found {len(persons)} "
-        f"person{'s' * (len(persons) != 1)}"
+        f"Expected all events to belong to one person; found {plural(len(persons), 'person')}"
         + (f" and {len(anonymous)} events with no distinct_id" if anonymous else "")
         + ":"
     ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.pii import PiiGuard
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
+from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._recording.timeline import format_rejected
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def teardown_failure(rejected: Sequence[RejectedRequest], failing: Sequence[Find
     if rejected:
         one = len(rejected) == 1
         parts.append(
-            f"{len(rejected)} PostHog request{' was' if one else 's were'} rejected during the "
+            f"{plural(len(rejected), 'PostHog request')} {was(len(rejected))} rejected during the "
             f"test; the events in {'it' if one else 'them'} are not on the timeline.\n"
             f"{format_rejected(rejected)}\n"
             "Next step: fix what each reason names, or mark the test "

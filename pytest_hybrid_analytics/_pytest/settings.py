@@ -50,7 +50,7 @@ def options(item: pytest.Item) -> Options:
     unknown = sorted(set(marker.kwargs) - known)
     if unknown:
         raise TypeError(
-            f"@pytest.mark.analytics got unknown keyword{'s' * (len(unknown) > 1)} "
+            f"@pytest.mark.analytics got unknown {'keywords' if len(unknown) > 1 else 'keyword'} "
             f"{', '.join(unknown)}; it takes {', '.join(sorted(known))}"
         )
     return Options(**marker.kwargs)
@@ -148,9 +148,18 @@ def setting(config: pytest.Config, ini: str, env: str) -> str | None:
 _SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 
+def _option(config: pytest.Config, name: str) -> str | None:
+    """A command-line option's value, also before the command line is fully parsed (in
+    ``pytest_load_initial_conftests``)."""
+    value = getattr(config.option, name, None)
+    if value is None:
+        value = getattr(getattr(config, "known_args_namespace", None), name, None)
+    return value if value is None else str(value)
+
+
 def network_guard(config: pytest.Config) -> bool:
     """Whether the in-process roads are installed for the whole run (README, 'Settings')."""
-    value = config.getoption("analytics_network_guard") or config.getini("analytics_network_guard")
+    value = _option(config, "analytics_network_guard") or config.getini("analytics_network_guard")
     switch = _SWITCH.get(str(value).strip().lower())
     if switch is None:
         raise pytest.UsageError(f"analytics_network_guard must be on or off, got {value!r}")
@@ -159,7 +168,7 @@ def network_guard(config: pytest.Config) -> bool:
 
 def hosts(config: pytest.Config) -> list[str]:
     """The extra hosts whose requests are PostHog's."""
-    option = config.getoption("analytics_hosts")
+    option = _option(config, "analytics_hosts")
     return list(option.split(",") if option else config.getini("analytics_hosts"))
 
 

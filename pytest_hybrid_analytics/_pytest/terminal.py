@@ -89,7 +89,7 @@ def write(
         names = Counter(e.event for e in harness.late.orphans.events) if harness else Counter()
         which = ", ".join(f"{name} x{count}" for name, count in names.most_common(5))
         terminalreporter.line(
-            f"{late} PostHog event{'s' if late != 1 else ''} ({which}) arrived at a test's "
+            f"{plural(late, 'PostHog event')} ({which}) arrived at a test's "
             "analytics.host after that test had ended; counted in no test."
         )
     for note in notes:

@@ -21,6 +21,7 @@ from pytest_hybrid_analytics._checks.diagnostics import timestamp_has_zone
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, words
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.text import plural
 from pytest_hybrid_analytics._model.wire import PayloadError
 from pytest_hybrid_analytics._reports.records import RecordedTest
 
@@ -193,16 +194,12 @@ class Audit:
         counts = Counter(line.verdict for line in self.lines)
         out = [
             "Analytics audit: the guide's Validation Checklist, judged from "
-            f"{_count(self.tests, 'test')} and {_count(self.events, 'event')}",
+            f"{plural(self.tests, 'test')} and {plural(self.events, 'event')}",
             *(line.render() for line in self.lines),
             "Not judged from a capture (check by hand): " + "; ".join(_BY_HAND) + ".",
             f"{counts['pass']} pass, {counts['fail']} fail, {counts['cannot judge']} cannot judge.",
         ]
         return "\n".join(out)
-
-
-def _count(number: int, what: str) -> str:
-    return f"{number} {what}{'s' * (number != 1)}"
 
 
 def _names(nodeids: Iterable[str]) -> str:
@@ -302,7 +299,7 @@ def _sdk_seen(runs: list[RecordedTest], side: str, check: str) -> AuditLine:
             check,
             "pass",
             (
-                f"{_count(total, side + ' event')} from {sdks} in {_count(len(seen), 'test')}: "
+                f"{plural(total, side + ' event')} from {sdks} in {plural(len(seen), 'test')}: "
                 f"{_names(t.nodeid for t, _ in seen)}",
             ),
         )
@@ -351,7 +348,7 @@ def _same_key(runs: list[RecordedTest]) -> AuditLine:
         return AuditLine(SAME_KEY, "fail", _capped(evidence))
     (key,) = every
     both = [t.nodeid for t in runs if _side(t, "client") and _side(t, "server")]
-    where = f" ({_count(len(both), 'test')} with both sides)" if both else ""
+    where = f" ({plural(len(both), 'test')} with both sides)" if both else ""
     return AuditLine(SAME_KEY, "pass", (f"{key} on both sides{where}",))
 
 
@@ -384,7 +381,7 @@ def _id_passed(runs: list[RecordedTest]) -> AuditLine:
         ID_PASSED,
         "pass",
         (
-            f"in {_count(len(good), 'test')} with both sides the server used a distinct id the "
+            f"in {plural(len(good), 'test')} with both sides the server used a distinct id the "
             f"client sent: {_names(good)}",
         ),
     )
@@ -423,8 +420,8 @@ def _identity(runs: list[RecordedTest]) -> AuditLine:
         IDENTITY,
         "pass",
         (
-            f"{'the' if checked == 1 else 'all'} {_count(checked, 'server event')} in "
-            f"{_count(len(hybrid), 'test')} with both sides "
+            f"{'the' if checked == 1 else 'all'} {plural(checked, 'server event')} in "
+            f"{plural(len(hybrid), 'test')} with both sides "
             f"{'belongs' if checked == 1 else 'belong'} to a person the client tracked "
             "(following $identify and aliases)",
         ),
@@ -447,7 +444,7 @@ def _duplicates(runs: list[RecordedTest], window: timedelta) -> AuditLine:
         NO_DUPLICATES,
         "pass",
         (
-            f"no duplicate among {_count(total, 'event')} of {_count(len(with_events), 'test')} "
+            f"no duplicate among {plural(total, 'event')} of {plural(len(with_events), 'test')} "
             f"(window {window.total_seconds():g} s)",
         ),
     )
@@ -498,7 +495,7 @@ def _shutdown(runs: list[RecordedTest]) -> AuditLine:
             "pass",
             (
                 "every posthog client created in the tests' process was shut down, in "
-                f"{_count(len(watched), 'test')} with server events: "
+                f"{plural(len(watched), 'test')} with server events: "
                 f"{_names(t.nodeid for t in watched)}",
             ),
         )
@@ -584,7 +581,7 @@ def _utc(runs: list[RecordedTest]) -> AuditLine:
         return AuditLine(UTC_TIMES, "fail", _capped(evidence))
     if not checked:
         return AuditLine(UTC_TIMES, "cannot judge", ("no event was sent with a timestamp",))
-    found = [f"{_count(checked, 'timestamp')} {'carries' if checked == 1 else 'carry'} a time zone"]
+    found = [f"{plural(checked, 'timestamp')} {'carries' if checked == 1 else 'carry'} a time zone"]
     if offsets:
         found.append(
             "some carry a non-UTC offset ("

@@ -112,9 +112,8 @@ class Harness:
     def guard(self) -> Harness:
         """Install every in-process road whose library is installed (``requests``, ``httpx``
         with respx, the ``posthog`` client watch): from now on no PostHog request made in this
-        process leaves it. Binds no socket. Idempotent."""
-        if self._guarded:
-            return self
+        process leaves it. Binds no socket. Idempotent, and it mends a road another patcher
+        took away (each test that uses ``analytics`` calls it again)."""
         if importlib.util.find_spec("requests") is not None:
             self._requests.install()
         if importlib.util.find_spec("httpx") is not None and (

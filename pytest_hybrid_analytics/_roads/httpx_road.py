@@ -2,8 +2,9 @@
 
 The only module that touches respx. One session-wide respx router claims PostHog's requests
 (the same rule as the ``requests`` road) for the fake API, sync and async clients alike. It
-cooperates with a test's own ``respx_mock``: a request it does not claim is left to routers
-started after it, and passes through to the network only when there are none.
+cooperates with a test's own ``respx_mock``: a request it does not claim, or one a route of a
+router started after it matches (the user's mock wins in its scope), is left to those routers,
+and passes through to the network only when there are none.
 """
 
 from __future__ import annotations
@@ -34,8 +35,24 @@ class HttpxRoad:
 
         router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
 
+        def later_routers() -> list[Any]:
+            mocker = router.Mocker
+            routers = list(mocker.routers) if mocker is not None else []
+            return routers[routers.index(router) + 1 :] if router in routers else []
+
+        def routed_by_a_later_router(request: httpx.Request) -> bool:
+            # A test's own respx_mock (started after this router) that routes this very
+            # request wins inside its scope: its route is the user's mock.
+            return any(
+                route.pattern is None or route.pattern.match(request)
+                for later in later_routers()
+                for route in later.routes
+            )
+
         def route(request: httpx.Request) -> httpx.Response | httpx.Request | None:
-            if self._hosts.claims(str(request.url), request.headers):
+            if self._hosts.claims(str(request.url), request.headers) and not (
+                routed_by_a_later_router(request)
+            ):
                 answer = self._target().handle(
                     request.method,
                     str(request.url),
@@ -46,11 +63,9 @@ class HttpxRoad:
                 return httpx.Response(
                     answer.status, headers=answer.headers, content=answer.body, request=request
                 )
-            # Not PostHog's: a router a test started after this one decides (None means "no
-            # match here"); with none, the request passes through to the network.
-            mocker = router.Mocker
-            later = mocker is not None and mocker.routers and mocker.routers[-1] is not router
-            return None if later else request
+            # Not PostHog's, or a later router's: a router a test started after this one
+            # decides (None means "no match here"); with none, it passes through to the network.
+            return None if later_routers() else request
 
         # One route: respx merges routes with equal patterns, so a second catch-all would
         # replace the first.

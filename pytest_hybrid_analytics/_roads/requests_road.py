@@ -39,13 +39,16 @@ class RequestsRoad:
         self._hosts = hosts
         self._target = target
         self._original: Any = None
+        self._patched: Any = None
 
     def install(self) -> None:
-        """Patch ``HTTPAdapter.send`` (idempotent)."""
-        if self._original is not None:
-            return
+        """Patch ``HTTPAdapter.send``. Idempotent, and it mends: when another patcher put
+        back the ``send`` it saw before ours (``responses`` stopping after it started on top of
+        a later install), the road is installed again over what is there now."""
         from requests.adapters import HTTPAdapter
 
+        if self._original is not None and HTTPAdapter.send is self._patched:
+            return
         original = HTTPAdapter.send
         road = self
 
@@ -57,6 +60,7 @@ class RequestsRoad:
         send.__wrapped__ = original  # type: ignore[attr-defined]
         HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
         self._original = original
+        self._patched = send
 
     def uninstall(self) -> None:
         """Put the real ``send`` back."""
@@ -64,8 +68,9 @@ class RequestsRoad:
             return
         from requests.adapters import HTTPAdapter
 
-        HTTPAdapter.send = self._original  # type: ignore[method-assign]
-        self._original = None
+        if HTTPAdapter.send is self._patched:  # else another patch is on top: leave it
+            HTTPAdapter.send = self._original  # type: ignore[method-assign]
+        self._original = self._patched = None
 
     def _answer(self, adapter: Any, request: Any) -> Any:
         from requests.models import Response
