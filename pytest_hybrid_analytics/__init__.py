@@ -27,10 +27,20 @@ from pytest_hybrid_analytics._checks.assertions import (
     find_duplicates,
 )
 from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.person_checks import (
+    assert_no_ingestion_warnings,
+    assert_person_properties,
+)
 from pytest_hybrid_analytics._checks.pii import PiiGuard
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
-from pytest_hybrid_analytics._model.identity import Identity
 from pytest_hybrid_analytics._model.ingest import parse_capture_request
+from pytest_hybrid_analytics._model.persons import (
+    Identity,
+    IngestionWarning,
+    Merge,
+    Person,
+    PropertyChange,
+)
 from pytest_hybrid_analytics._model.wire import PayloadError
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
@@ -68,15 +78,21 @@ __all__ = [
     "Finding",
     "FlagBook",
     "Identity",
+    "IngestionWarning",
+    "Merge",
     "PayloadError",
+    "Person",
     "PiiGuard",
     "PlanError",
+    "PropertyChange",
     "RejectedRequest",
     "Step",
     "TrackingPlan",
     "WireRequest",
     "assert_no_duplicates",
+    "assert_no_ingestion_warnings",
     "assert_no_pii",
+    "assert_person_properties",
     "assert_same_api_key",
     "assert_same_person",
     "assert_same_user_journey",

@@ -133,9 +133,10 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     """This test's PostHog events from every road, its flags and its fake PostHog API.
 
     At teardown the test fails (an ERROR, not when it already failed) on requests the fake API
-    could not decode, on sensitive data in client events (the PII guard), and on tracking-plan
-    violations, each named; ``@pytest.mark.analytics(allow_rejected=..., allow_pii=...,
-    allow_plan=...)`` lets them pass.
+    could not decode, on sensitive data in client events (the PII guard), on tracking-plan
+    violations and on distinct ids PostHog would refuse, each named;
+    ``@pytest.mark.analytics(allow_rejected=..., allow_pii=..., allow_plan=...,
+    allow_warnings=...)`` lets them pass.
     """
     options = _settings.options(request.node)
     harness = request.config.stash[_HARNESS]
@@ -148,7 +149,10 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
         notes = harness.end(recorder)
     request.config.stash[_NOTES].extend(f"{request.node.nodeid}: {note}" for note in notes)
     failing, reported = request.config.stash[_CHECKS].run(
-        recorder.events, allow_pii=options.allow_pii, allow_plan=options.allow_plan
+        recorder.events,
+        allow_pii=options.allow_pii,
+        allow_plan=options.allow_plan,
+        allow_warnings=options.allow_warnings,
     )
     request.node.stash[_FINDINGS] = reported
     rejected = [] if options.allow_rejected else recorder.rejected

@@ -27,6 +27,7 @@ from pytest_hybrid_analytics._reports.audit import (
     SAME_KEY,
     SERVER_SDK,
     SHUTDOWN,
+    USER_PROPERTIES,
     UTC_TIMES,
     Audit,
     audit,
@@ -104,14 +105,15 @@ def test_a_good_run_passes_every_line_it_can_judge() -> None:
         "  PASS          Anonymous to identified user flow working\n"
         "                tests/test_shop.py::test_checkout: 'anon-1' -> 'user-1' by $identify "
         "(client)\n"
+        "  CANNOT JUDGE  User properties synced between client and server\n"
+        "                no person had a property set by both the client and the server\n"
         "  PASS          Timestamps in UTC\n"
         "                4 timestamps carry a time zone\n"
-        "Not judged from a capture (check by hand): User properties synced between client and "
-        "server; Cross-browser testing completed; Server error handling implemented; Client-side "
-        "fallbacks in place; Performance tested under load; Network failure handling implemented;"
-        " Debug logging available for troubleshooting; Documentation updated for team; Monitoring"
-        " and alerts configured.\n"
-        "10 pass, 0 fail, 0 cannot judge."
+        "Not judged from a capture (check by hand): Cross-browser testing completed; Server error "
+        "handling implemented; Client-side fallbacks in place; Performance tested under load; "
+        "Network failure handling implemented; Debug logging available for troubleshooting; "
+        "Documentation updated for team; Monitoring and alerts configured.\n"
+        "10 pass, 0 fail, 1 cannot judge."
     )
 
 
@@ -129,9 +131,10 @@ def test_a_run_with_nothing_captured_cannot_judge_anything() -> None:
         "no test captured events whose names say a payment, an order or a subscription",
         "no test captured a server-side event",
         "no test captured an $identify or alias, nor an anonymous visitor who logged in",
+        "no person had a property set by both the client and the server",
         "no event was sent with a timestamp",
     ]
-    assert result.render().endswith("0 pass, 0 fail, 10 cannot judge.")
+    assert result.render().endswith("0 pass, 0 fail, 11 cannot judge.")
     assert not result.failed
 
 
@@ -198,6 +201,58 @@ def test_the_server_uses_an_id_the_client_never_sent() -> None:
             "tests/test_shop.py::test_checkout: server events (purchase_completed, "
             "receipt_emailed) by 'db-7' belong to no person the client tracked (no $identify or "
             "alias joins them)",
+        ),
+    )
+
+
+def test_a_refused_merge_and_an_illegal_id_fail_the_identity_line() -> None:
+    refused = checkout(
+        events=[
+            client("$pageview", "anon-1", 0),
+            client("$identify", "user-a", 1, **{"$anon_distinct_id": "anon-1"}),
+            server("purchase_completed", "user-b", 2),
+            client("$identify", "user-b", 3, **{"$anon_distinct_id": "user-a"}),
+        ]
+    )
+    verdict, evidence = line(audit([refused]), IDENTITY)
+    assert verdict == "fail"
+    assert evidence[-1].startswith(
+        "tests/test_shop.py::test_checkout: PostHog would refuse a merge: "
+        "[cannot_merge_already_identified] '$identify' (client) asked to merge 'user-a' into "
+        "'user-b'"
+    )
+    illegal = Finding("persons", "illegal-distinct-id", "1 event ('x' (server)) was sent under")
+    verdict, evidence = line(audit([checkout(findings=[illegal])]), IDENTITY)
+    assert (verdict, evidence) == (
+        "fail",
+        ("tests/test_shop.py::test_checkout: 1 event ('x' (server)) was sent under",),
+    )
+
+
+def test_user_properties_set_by_both_sides_must_agree() -> None:
+    def run(server_plan: str) -> RecordedTest:
+        return checkout(
+            events=[
+                client("$pageview", "anon-1", 0, **{"$set_once": {"$initial_referrer": "x"}}),
+                client(
+                    "$identify",
+                    "user-1",
+                    1,
+                    **{"$anon_distinct_id": "anon-1", "$set": {"plan": "pro", "name": "Ada"}},
+                ),
+                server("signed_up", "user-1", 2, **{"$set": {"plan": server_plan, "$os": "x"}}),
+            ]
+        )
+
+    assert line(audit([run("pro")]), USER_PROPERTIES) == (
+        "pass",
+        ("1 person property set by both sides in 1 test holds one value",),
+    )
+    assert line(audit([run("Pro &amp; more")]), USER_PROPERTIES) == (
+        "fail",
+        (
+            "tests/test_shop.py::test_checkout: P1 'plan': the client set 'pro' ('$identify'), "
+            "the server 'Pro &amp; more' ('signed_up')",
         ),
     )
 

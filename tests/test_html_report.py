@@ -236,7 +236,7 @@ def test_audit_section(report_page: Page) -> None:
     summary = page.locator(".audit summary").inner_text()
     assert summary.startswith("Audit: the guide's Validation Checklist")
     page.locator(".audit summary").click()
-    assert page.locator(".audit tr").count() == 10
+    assert page.locator(".audit tr").count() == 11
 
 
 def test_screenshot(report_page: Page, tmp_path: Path) -> None:

@@ -17,12 +17,14 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from pytest_hybrid_analytics._checks.failure import fail, identity_of, nothing_to_check
+from pytest_hybrid_analytics._checks.person_checks import warnings_next_step
 from pytest_hybrid_analytics._model.events import CapturedEvent
-from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.persons import IngestionWarning
 from pytest_hybrid_analytics._model.text import plural
 from pytest_hybrid_analytics._recording.query import Query
 from pytest_hybrid_analytics._recording.recorder import EventRecorder, events_of
-from pytest_hybrid_analytics._recording.timeline import format_timeline, on_timeline
+from pytest_hybrid_analytics._recording.timeline import on_timeline
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics._checks.findings import Finding
@@ -77,29 +79,6 @@ _VOLATILE_PREFIXES = ("$prev_pageview", "$lib_rate_limit", "$sdk_debug")
 _MAX_LISTED = 10
 
 
-def _identity(events: list[CapturedEvent], recorder: EventRecorder | None = None) -> Identity:
-    """Persons from ``events``, or from every event of ``recorder`` (and ``events``) when the
-    caller passed it: a filtered list then still knows the ``$identify`` that joins its ids."""
-    if recorder is None:
-        return Identity(events)
-    everything = recorder.events
-    seen = {id(e) for e in everything}
-    return Identity(on_timeline([*everything, *(e for e in events if id(e) not in seen)]))
-
-
-def _fail(lines: list[str], events: list[CapturedEvent], identity: Identity, **kw: Any) -> NoReturn:
-    __tracebackhide__ = True
-    lines.append(format_timeline(events, identity=identity, **kw))
-    raise AssertionError("\n".join(lines))
-
-
-def _nothing(name: str) -> str:
-    return (
-        f"{name}: there are no events to check. A check over nothing proves nothing: wait "
-        "for the events first (analytics.wait_for(...))."
-    )
-
-
 def assert_single_distinct_id(
     events: Events, *, expected: str | None = None, recorder: EventRecorder | None = None
 ) -> str:
@@ -114,7 +93,7 @@ def assert_single_distinct_id(
     __tracebackhide__ = True
     evs = events_of(events)
     if not evs:
-        raise AssertionError(_nothing("assert_single_distinct_id"))
+        raise AssertionError(nothing_to_check("assert_single_distinct_id"))
     by_id: dict[str | None, list[CapturedEvent]] = defaultdict(list)
     for event in evs:
         by_id[event.distinct_id].append(event)
@@ -122,7 +101,7 @@ def assert_single_distinct_id(
         only = next(iter(by_id))
         if only is not None:
             return only
-    identity = _identity(evs, recorder)
+    identity = identity_of(evs, recorder)
     wanted = f" ({expected!r})" if expected is not None else ""
     lines = [f"Expected every event to carry one distinct_id{wanted}; found {len(by_id)}:"]
     ranked = sorted(by_id.items(), key=lambda item: -len(item[1]))
@@ -147,7 +126,7 @@ def assert_single_distinct_id(
             "Next step: pass posthog.get_distinct_id() from the client to the server, or "
             "identify with the user id on both sides (guide: 'Identity Consistency')."
         )
-    _fail(lines, evs, identity)
+    fail(lines, evs, identity)
 
 
 def assert_same_person(events: Events, *, recorder: EventRecorder | None = None) -> str:
@@ -163,8 +142,8 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
     __tracebackhide__ = True
     evs = events_of(events)
     if not evs:
-        raise AssertionError(_nothing("assert_same_person"))
-    identity = _identity(evs, recorder)
+        raise AssertionError(nothing_to_check("assert_same_person"))
+    identity = identity_of(evs, recorder)
     anonymous = [e for e in evs if e.distinct_id is None]
     persons: dict[str, list[CapturedEvent]] = defaultdict(list)
     for event in evs:
@@ -180,7 +159,9 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
     for root, mine in list(persons.items())[:_MAX_LISTED]:
         ids = list(dict.fromkeys(e.distinct_id for e in mine if e.distinct_id))
         names = ", ".join(list(dict.fromkeys(e.event for e in mine))[:_MAX_LISTED])
-        lines.append(f"  {identity.label(root)} ({', '.join(map(repr, ids))}): {names}")
+        label = identity.label(root)
+        who = label if label != "-" else "no person (personless or dropped events)"
+        lines.append(f"  {who} ({', '.join(map(repr, ids))}): {names}")
     if len(persons) > _MAX_LISTED:
         lines.append(f"  … and {len(persons) - _MAX_LISTED} more persons")
     if identity.merges:
@@ -188,13 +169,31 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
             f"{m.from_id!r} -> {m.into_id!r} by {m.event.event}" for m in identity.merges[:5]
         )
         lines.append(f"Merges seen: {joined}.")
-    else:
+    elif not identity.refused:
         lines.append("No $identify, $create_alias or merge event was captured.")
-    lines.append(
+    split = [w for w in identity.warnings if w.type in _SPLITTING]
+    for warning in split[:5]:
+        lines.append(f"PostHog refused a merge: {warning}")
+    lines.append(_same_person_next_step(split))
+    marks = {id(w.event): w.type for w in split}
+    fail(lines, evs, identity, marks=marks)
+
+
+#: The ingestion warnings that leave one user as two persons.
+_SPLITTING = (
+    "cannot_merge_already_identified",
+    "cannot_merge_with_illegal_distinct_id",
+    "invalid_event_when_process_person_profile_is_false",
+)
+
+
+def _same_person_next_step(split: Sequence[IngestionWarning]) -> str:
+    if split:
+        return warnings_next_step(split)
+    return (
         "Next step: call posthog.identify(user_id) on login (the client sends $identify "
         "with $anon_distinct_id), or alias the ids (guide: 'Anonymous users not merging')."
     )
-    _fail(lines, evs, identity)
 
 
 def _volatile(key: str) -> bool:
@@ -239,7 +238,7 @@ def find_duplicates(
     ["'signup' with uuid abc was recorded 2 times: an SDK retry ..."]
     """
     evs = events_of(events)
-    identity = _identity(evs, recorder)
+    identity = identity_of(evs, recorder)
     findings: list[Duplicate] = []
 
     by_uuid: dict[str, list[CapturedEvent]] = defaultdict(list)
@@ -339,7 +338,7 @@ def assert_no_duplicates(
         lines.append(f"  {number}. {finding.text}")
         for event in finding.events:
             marks[id(event)] = f"duplicate {number}"
-    _fail(lines, evs, _identity(evs, recorder), marks=marks)
+    fail(lines, evs, identity_of(evs, recorder), marks=marks)
 
 
 def _step_query(step: Step, number: int) -> tuple[str, Query]:
@@ -394,8 +393,8 @@ def assert_same_user_journey(
     parsed = [_step_query(step, n) for n, step in enumerate(steps, start=1)]
     evs = on_timeline(events_of(events))
     if not evs:
-        raise AssertionError(_nothing("assert_same_user_journey"))
-    identity = _identity(evs, recorder)
+        raise AssertionError(nothing_to_check("assert_same_user_journey"))
+    identity = identity_of(evs, recorder)
     only = identity.person_of(distinct_id) if distinct_id is not None else None
 
     progress: dict[str, list[CapturedEvent]] = {}
@@ -423,7 +422,7 @@ def assert_same_user_journey(
             f"No events{whose} were captured. Next step: check the distinct id, and that the "
             "SDKs send to a road the harness covers (README, 'Nothing arrived?')."
         )
-        _fail(lines, evs, identity)
+        fail(lines, evs, identity)
     lines.append(
         f"The furthest any person got: {identity.label(best_person)} matched "
         f"{broken} of {len(parsed)} steps; step {broken + 1} {label} never followed."
@@ -467,7 +466,7 @@ def assert_same_user_journey(
             )
     marks = {id(e): f"step {n}" for n, e in enumerate(best, start=1)}
     marks.update({id(e): f"step {broken + 1}?" for e in elsewhere[:5]})
-    _fail(lines, evs, identity, marks=marks)
+    fail(lines, evs, identity, marks=marks)
 
 
 def _fail_findings(
@@ -480,7 +479,7 @@ def _fail_findings(
         lines.append(f"  … and {len(findings) - _MAX_LISTED} more")
     lines.append(next_step)
     marks = {id(f.event): f"{name}: {f.code}" for f in findings if f.event is not None}
-    _fail(lines, evs, _identity(evs), marks=marks)
+    fail(lines, evs, identity_of(evs), marks=marks)
 
 
 def assert_no_pii(events: Events, *, guard: PiiGuard | None = None) -> None:
@@ -520,7 +519,7 @@ def assert_same_api_key(events: Events) -> str:
 
     evs = events_of(events)
     if not evs:
-        raise AssertionError(_nothing("assert_same_api_key"))
+        raise AssertionError(nothing_to_check("assert_same_api_key"))
     keys = {e.api_key for e in evs if e.api_key}
     if len(keys) == 1:
         return next(iter(keys))
@@ -548,7 +547,7 @@ def assert_utc_timestamps(events: Events) -> None:
 
     evs = events_of(events)
     if not evs:
-        raise AssertionError(_nothing("assert_utc_timestamps"))
+        raise AssertionError(nothing_to_check("assert_utc_timestamps"))
     findings = [f for f in diagnose(evs) if f.code == "timestamp-without-zone"]
     if findings:
         _fail_findings(

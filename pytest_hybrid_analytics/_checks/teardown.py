@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.person_checks import person_findings
 from pytest_hybrid_analytics._checks.pii import PiiGuard
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
 from pytest_hybrid_analytics._model.text import plural, was
@@ -45,10 +46,16 @@ class Checks:
         *,
         allow_pii: Allowance = False,
         allow_plan: Allowance = False,
+        allow_warnings: Allowance = False,
     ) -> tuple[list[Finding], list[Finding]]:
         """``(failing, reported)``: the findings that fail the test, and every finding."""
         reported: list[Finding] = []
         failing: list[Finding] = []
+        found = person_findings(events)
+        reported += found
+        if allow_warnings is not True:
+            allowed = set() if isinstance(allow_warnings, bool) else set(allow_warnings)
+            failing += [f for f in found if f.code not in allowed]
         if self.guard is not None:
             guard = self.guard
             if not isinstance(allow_pii, bool):
@@ -68,6 +75,13 @@ class Checks:
 
 #: Per kind of finding that fails a test: its heading and what to do next.
 _FINDING_TEXTS = (
+    (
+        "persons",
+        "PostHog would refuse or lose these ids",
+        "send the real user id, never a placeholder such as 'None' or 'undefined', and identify "
+        "only where person profiles are processed; allow a code with "
+        "@pytest.mark.analytics(allow_warnings=['illegal-distinct-id']) (README, 'Persons').",
+    ),
     (
         "pii",
         "Sensitive data in client events",

@@ -18,10 +18,12 @@ from pytest_hybrid_analytics._model.events import Source
 from pytest_hybrid_analytics._roads.browser import find_posthog_js
 
 MARKER = (
-    "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False): what the analytics "
-    "fixture lets pass at teardown in this test. allow_rejected=True: requests the fake PostHog "
-    "API could not decode; allow_pii=True or a list of property names/paths: sensitive data in "
-    "client events; allow_plan=True or a list of violation codes: tracking-plan violations."
+    "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False, allow_warnings=False): "
+    "what the analytics fixture lets pass at teardown in this test. allow_rejected=True: requests "
+    "the fake PostHog API could not decode; allow_pii=True or a list of property names/paths: "
+    "sensitive data in client events; allow_plan=True or a list of violation codes: "
+    "tracking-plan violations; allow_warnings=True or a list of codes: illegal distinct ids and "
+    "the ingestion warnings PostHog would raise for them."
 )
 PII_SIDES: dict[str, tuple[Source, ...]] = {
     "client": ("client",),
@@ -36,6 +38,7 @@ class Options:
     allow_rejected: bool = False
     allow_pii: bool | list[str] = False
     allow_plan: bool | list[str] = False
+    allow_warnings: bool | list[str] = False
 
 
 def options(item: pytest.Item) -> Options:

@@ -15,12 +15,12 @@ from typing import Any
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.text import format_value
 
-__all__ = ["Query"]
+__all__ = ["Query", "describe_wanted", "miss"]
 
 _SOURCES = ("client", "server")
 
 
-def _describe(wanted: Any) -> str:
+def describe_wanted(wanted: Any) -> str:
     if isinstance(wanted, type):
         return f"<any {wanted.__name__}>"
     if isinstance(wanted, types.UnionType):
@@ -30,7 +30,7 @@ def _describe(wanted: Any) -> str:
     return format_value(wanted)
 
 
-def _miss(wanted: Any, actual: Any) -> str | None:
+def miss(wanted: Any, actual: Any) -> str | None:
     """``None`` when ``actual`` is what ``wanted`` asks for, else why not."""
     if isinstance(wanted, type | types.UnionType):
         return None if isinstance(actual, wanted) else f"is {type(actual).__name__}"
@@ -58,20 +58,22 @@ class Query:
     def misses(self, event: CapturedEvent) -> list[str]:
         """Why ``event`` does not match (empty when it does), one phrase per failed filter."""
         out = []
-        if self.event is not None and _miss(self.event, event.event):
-            out.append(f"event={event.event!r} (wanted {_describe(self.event)})")
+        if self.event is not None and miss(self.event, event.event):
+            out.append(f"event={event.event!r} (wanted {describe_wanted(self.event)})")
         if self.source is not None and event.source != self.source:
             out.append(f"source={event.source!r} (wanted {self.source!r})")
-        if self.distinct_id is not None and _miss(self.distinct_id, event.distinct_id):
-            out.append(f"distinct_id={event.distinct_id!r} (wanted {_describe(self.distinct_id)})")
+        if self.distinct_id is not None and miss(self.distinct_id, event.distinct_id):
+            out.append(
+                f"distinct_id={event.distinct_id!r} (wanted {describe_wanted(self.distinct_id)})"
+            )
         for key, wanted in self.properties.items():
             if key not in event.properties:
-                out.append(f"{key} missing (wanted {_describe(wanted)})")
+                out.append(f"{key} missing (wanted {describe_wanted(wanted)})")
                 continue
             actual = event.properties[key]
-            why = _miss(wanted, actual)
+            why = miss(wanted, actual)
             if why:
-                out.append(f"{key}={format_value(actual)} {why} (wanted {_describe(wanted)})")
+                out.append(f"{key}={format_value(actual)} {why} (wanted {describe_wanted(wanted)})")
         return out
 
     def matches(self, event: CapturedEvent) -> bool:
@@ -80,15 +82,15 @@ class Query:
             if isinstance(self.event, str):
                 if event.event != self.event:
                     return False
-            elif _miss(self.event, event.event):
+            elif miss(self.event, event.event):
                 return False
         if self.source is not None and event.source != self.source:
             return False
-        if self.distinct_id is not None and _miss(self.distinct_id, event.distinct_id):
+        if self.distinct_id is not None and miss(self.distinct_id, event.distinct_id):
             return False
         props = event.properties
         for key, wanted in self.properties.items():
-            if key not in props or _miss(wanted, props[key]):
+            if key not in props or miss(wanted, props[key]):
                 return False
         return True
 
@@ -96,12 +98,12 @@ class Query:
         """The query as the call that made it: ``'purchase', source='server', amount=9.99``."""
         parts = []
         if self.event is not None:
-            parts.append(_describe(self.event))
+            parts.append(describe_wanted(self.event))
         if self.source is not None:
             parts.append(f"source={self.source!r}")
         if self.distinct_id is not None:
-            parts.append(f"distinct_id={_describe(self.distinct_id)}")
-        parts.extend(f"{key}={_describe(value)}" for key, value in self.properties.items())
+            parts.append(f"distinct_id={describe_wanted(self.distinct_id)}")
+        parts.extend(f"{key}={describe_wanted(value)}" for key, value in self.properties.items())
         return ", ".join(parts) or "any event"
 
     def near_misses(
@@ -114,7 +116,7 @@ class Query:
         """
         scored = []
         for event in events:
-            if self.event is not None and _miss(self.event, event.event):
+            if self.event is not None and miss(self.event, event.event):
                 continue
             why = self.misses(event)
             if why:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
-from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.persons import Identity, IngestionWarning, Person
 from pytest_hybrid_analytics._model.text import plural
 from pytest_hybrid_analytics._recording.query import Query
 from pytest_hybrid_analytics._recording.store import EventStore
@@ -29,8 +29,35 @@ class EventRecorder(EventStore):
 
     @property
     def identity(self) -> Identity:
-        """Persons as PostHog would resolve them from the events so far."""
+        """Persons as PostHog would resolve them from the events so far (in arrival order)."""
         return Identity(self.events)
+
+    @property
+    def persons(self) -> list[Person]:
+        """The persons PostHog would hold after the events so far, in order of first
+        appearance (PostHog's merge rules: README, 'Persons').
+
+        >>> [(p.label, p.distinct_ids, p.is_identified) for p in analytics.persons]
+        [('P1', ('anon-1', 'user-42'), True)]
+        """
+        return self.identity.persons()
+
+    def person(self, distinct_id: str) -> Person | None:
+        """``distinct_id``'s person, or ``None`` (never seen, or only on personless events).
+
+        >>> analytics.person("user-42").properties["plan"]
+        'pro'
+        """
+        return self.identity.person(distinct_id)
+
+    @property
+    def warnings(self) -> list[IngestionWarning]:
+        """The ingestion warnings PostHog would raise for the events so far.
+
+        >>> [w.type for w in analytics.warnings]
+        ['cannot_merge_with_illegal_distinct_id']
+        """
+        return self.identity.warnings
 
     def __repr__(self) -> str:
         return f"<EventRecorder {len(self)} events, {len(self.rejected)} rejected>"

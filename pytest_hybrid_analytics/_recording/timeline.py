@@ -6,10 +6,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
-from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.persons import Identity, IngestionWarning
 from pytest_hybrid_analytics._model.text import clock, format_value, plural
 
-__all__ = ["format_rejected", "format_summary", "format_timeline", "on_timeline"]
+__all__ = [
+    "format_rejected",
+    "format_summary",
+    "format_timeline",
+    "format_warnings",
+    "on_timeline",
+]
 
 #: How many events a timeline shows before it elides the middle.
 MAX_ROWS = 60
@@ -35,7 +41,7 @@ def format_timeline(
     ``marks`` maps ``id(event)`` to a short note printed at the end of that event's row.
     """
     ordered = on_timeline(events)
-    identity = identity if identity is not None else Identity(ordered)
+    identity = identity if identity is not None else Identity(events)
     keys = list(dict.fromkeys(properties))
     marks = marks or {}
     persons = identity.persons()
@@ -78,13 +84,23 @@ def format_timeline(
         lines.append(("  " + "  ".join(cells) + "  " + row[5]).rstrip())
     if len(persons) > 0:
         lines.append("Persons:")
-        for root, ids in persons.items():
-            label = identity.label(root)
+        for person in persons[:10]:
+            ids = person.distinct_ids
             joined = ", ".join(ids[:6]) + (f", … ({len(ids)} ids)" if len(ids) > 6 else "")
-            lines.append(f"  {label} = {joined}")
-            if label == "P10" and len(persons) > 10:
-                lines.append(f"  … ({len(persons) - 10} more persons)")
-                break
+            lines.append(f"  {person.label} = {joined}")
+        if len(persons) > 10:
+            lines.append(f"  … ({len(persons) - 10} more persons)")
+    if identity.warnings:
+        lines.append(format_warnings(identity.warnings))
+    return "\n".join(lines)
+
+
+def format_warnings(warnings: Sequence[IngestionWarning]) -> str:
+    """The ingestion warnings PostHog would raise, one per line."""
+    lines = [f"Ingestion warnings PostHog would raise ({len(warnings)}):"]
+    lines += [f"  {clock(w.event.timestamp)}  {w}" for w in warnings[:10]]
+    if len(warnings) > 10:
+        lines.append(f"  … ({len(warnings) - 10} more)")
     return "\n".join(lines)
 
 

@@ -20,8 +20,8 @@ from pytest_hybrid_analytics._checks.assertions import find_duplicates
 from pytest_hybrid_analytics._checks.diagnostics import timestamp_has_zone
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, words
 from pytest_hybrid_analytics._model.events import CapturedEvent
-from pytest_hybrid_analytics._model.identity import Identity
-from pytest_hybrid_analytics._model.text import plural
+from pytest_hybrid_analytics._model.persons import Identity, PropertyChange
+from pytest_hybrid_analytics._model.text import format_value, plural
 from pytest_hybrid_analytics._model.wire import PayloadError
 from pytest_hybrid_analytics._reports.records import RecordedTest
 
@@ -41,6 +41,7 @@ NO_DUPLICATES = "No duplicate events tracked"
 CRITICAL = "Critical events tracked server-side for reliability"
 SHUTDOWN = "Server-side SDK shutdown on process exit"
 ANONYMOUS = "Anonymous to identified user flow working"
+USER_PROPERTIES = "User properties synced between client and server"
 UTC_TIMES = "Timestamps in UTC"
 
 #: The lines judged from a capture, in the guide's order.
@@ -54,11 +55,11 @@ CHECKLIST = (
     CRITICAL,
     SHUTDOWN,
     ANONYMOUS,
+    USER_PROPERTIES,
     UTC_TIMES,
 )
 #: The guide's checklist items no capture can show.
 _BY_HAND = (
-    "User properties synced between client and server",
     "Cross-browser testing completed",
     "Server error handling implemented",
     "Client-side fallbacks in place",
@@ -274,6 +275,7 @@ def audit(
         _critical(runs, is_critical, plan is not None or critical is not None),
         _shutdown(runs),
         _anonymous(runs),
+        _user_properties(runs),
         _utc(runs),
     )
     masked = tuple(
@@ -414,6 +416,20 @@ def _identity(runs: list[RecordedTest]) -> AuditLine:
                 f"{test.nodeid}: server events ({names}) by {distinct_id!r} belong to no person "
                 "the client tracked (no $identify or alias joins them)"
             )
+    for test in runs:
+        who = Identity(test.events)
+        refused = [w for w in who.warnings if w.type.startswith("cannot_merge")]
+        refused += [
+            w
+            for w in who.warnings
+            if w.type == "invalid_event_when_process_person_profile_is_false"
+        ]
+        evidence += [f"{test.nodeid}: PostHog would refuse a merge: {w}" for w in refused]
+        evidence += [
+            f"{test.nodeid}: {finding.message}"
+            for finding in test.findings
+            if finding.code == "illegal-distinct-id"
+        ]
     if evidence:
         return AuditLine(IDENTITY, "fail", _capped(evidence))
     return AuditLine(
@@ -555,6 +571,53 @@ def _anonymous(runs: list[RecordedTest]) -> AuditLine:
         ANONYMOUS,
         "cannot judge",
         ("no test captured an $identify or alias, nor an anonymous visitor who logged in",),
+    )
+
+
+#: The warnings of a merge PostHog refuses or drops.
+_REFUSED_MERGES = (
+    "cannot_merge_already_identified",
+    "cannot_merge_with_illegal_distinct_id",
+    "invalid_event_when_process_person_profile_is_false",
+)
+
+
+def _user_properties(runs: list[RecordedTest]) -> AuditLine:
+    """Per person, a property both sides set (their own, not PostHog's ``$`` ones) holds one
+    value: the last value each side set must agree."""
+    evidence, compared, tests = [], 0, set()
+    for test in _hybrid(runs):
+        for person in Identity(test.events).persons():
+            last: dict[str, dict[str, PropertyChange]] = {"client": {}, "server": {}}
+            for change in person.changes:
+                if not change.key.startswith("$") and change.operation != "$unset":
+                    last[change.event.source][change.key] = change
+            both = sorted(last["client"].keys() & last["server"].keys())
+            compared += len(both)
+            tests.update([test.nodeid] if both else [])
+            for key in both:
+                client, server = last["client"][key], last["server"][key]
+                if client.value != server.value:
+                    evidence.append(
+                        f"{test.nodeid}: {person.label} {key!r}: the client set "
+                        f"{format_value(client.value)} ({client.event.event!r}), the server "
+                        f"{format_value(server.value)} ({server.event.event!r})"
+                    )
+    if evidence:
+        return AuditLine(USER_PROPERTIES, "fail", _capped(evidence))
+    if compared:
+        return AuditLine(
+            USER_PROPERTIES,
+            "pass",
+            (
+                f"{plural(compared, 'person property', 'person properties')} set by both sides "
+                f"in {plural(len(tests), 'test')} {'holds' if compared == 1 else 'hold'} one value",
+            ),
+        )
+    return AuditLine(
+        USER_PROPERTIES,
+        "cannot judge",
+        ("no person had a property set by both the client and the server",),
     )
 
 

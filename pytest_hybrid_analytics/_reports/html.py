@@ -27,7 +27,7 @@ from pytest_hybrid_analytics._checks.assertions import find_duplicates
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, redact
 from pytest_hybrid_analytics._model.events import CapturedEvent
-from pytest_hybrid_analytics._model.identity import Identity
+from pytest_hybrid_analytics._model.persons import Identity
 from pytest_hybrid_analytics._model.text import clip, clock, duration, json_for_html, plural
 from pytest_hybrid_analytics._recording.timeline import on_timeline
 from pytest_hybrid_analytics._reports.records import RecordedTest
@@ -63,7 +63,12 @@ _PALETTE = (
     "#57606a",
 )
 _FAILED = ("failed", "error")
-_KIND_TITLES = {"pii": "PII guard", "plan": "Tracking plan", "diagnostic": "Diagnostics"}
+_KIND_TITLES = {
+    "pii": "PII guard",
+    "plan": "Tracking plan",
+    "persons": "Persons",
+    "diagnostic": "Diagnostics",
+}
 
 _PAGE = load_template(
     "report.html", "title", "css", "js", "summary", "toc", "toc_class", "audit", "sections"
@@ -190,10 +195,9 @@ def _items(test: RecordedTest) -> list[_Item]:
 
 def _section(number: int, test: RecordedTest) -> str:
     anchor = f"t{number}"
-    ordered = on_timeline(test.events)
-    who = Identity(ordered)
+    who = Identity(test.events)
     persons = who.persons()
-    colours = {root: _PALETTE[i % len(_PALETTE)] for i, root in enumerate(persons)}
+    colours = {p.label: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(persons)}
     duplicates = find_duplicates(list(test.events))
     dup_of: dict[int, list[int]] = {}
     for n, duplicate in enumerate(duplicates, start=1):
@@ -224,9 +228,8 @@ def _section(number: int, test: RecordedTest) -> str:
         if item.event is not None:
             event = item.event
             index[id(event)] = key
-            person = who.person_of(event.distinct_id) if event.distinct_id else None
-            colour = colours.get(person, "#8c959f") if person else "#8c959f"
             label = who.label(event.distinct_id)
+            colour = colours.get(label, "#8c959f")
             classes = ["mark", event.source]
             badges = []
             if id(event) in dup_of:
@@ -285,10 +288,11 @@ def _section(number: int, test: RecordedTest) -> str:
         else ""
     )
     people = "".join(
-        f"<span class='person'><i style='background:{colours[root]}'></i>"
-        f"<b>{who.label(root)}</b> {_e(', '.join(ids[:4]) + (' …' if len(ids) > 4 else ''))}"
+        f"<span class='person'><i style='background:{colours[p.label]}'></i>"
+        f"<b>{p.label}</b> "
+        f"{_e(', '.join(p.distinct_ids[:4]) + (' …' if len(p.distinct_ids) > 4 else ''))}"
         "</span>"
-        for root, ids in persons.items()
+        for p in persons
     )
     counts = Counter(e.source for e in test.events)
     facts = [
@@ -339,21 +343,27 @@ def _merges(
     who: Identity, index: dict[int, str], items: list[_Item], lane_y: dict[str, int]
 ) -> str:
     """SVG for each identity merge: a band across the lanes at the merge event, and a curve
-    to the nearest event of the other lane that the merge made the same person."""
+    to the nearest event of the other lane that the merge made the same person. A merge
+    PostHog refused is a dashed red band named by its warning, with no curve."""
     column_of = {key: int(key.rsplit("-", 1)[1]) for key in index.values()}
     out: list[str] = []
-    for merge in who.merges:
+    for merge in who.requested:
         key = index.get(id(merge.event))
         if key is None:
             continue
         column = column_of[key]
         x = _LABEL_W + column * _COL + _COL // 2
         top, bottom = 4, lane_y["server"] + _LANE_H - 2
+        refused = f" refused: {merge.refused}" if merge.refused else ""
         out.append(
-            f"<line class='merge' x1='{x}' y1='{top}' x2='{x}' y2='{bottom}'/>"
+            f"<line class='merge{' refused' if refused else ''}' x1='{x}' y1='{top}' x2='{x}' "
+            f"y2='{bottom}'/>"
             f"<text class='merge-label' x='{x + 5}' y='{top + 13}'>"
-            f"{_e(clip(merge.from_id, 14))} → {_e(clip(merge.into_id, 14))}</text>"
+            f"{_e(clip(merge.from_id, 14))} {'✕' if refused else '→'} "
+            f"{_e(clip(merge.into_id, 14))}</text>"
         )
+        if refused:
+            continue
         other = "server" if merge.event.source == "client" else "client"
         ids = {merge.from_id, merge.into_id}
         target = next(
