@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from shop import Shop, user_id_for
 
 from pytest_hybrid_analytics import (
     Analytics,
     assert_no_duplicates,
+    assert_no_ingestion_warnings,
     assert_no_pii,
     assert_same_api_key,
     assert_same_person,
@@ -179,6 +180,28 @@ def test_step_6_end_to_end_purchase_flow(analytics: Analytics, page: Page, shop:
     )
     assert_no_duplicates(analytics)
     assert_no_pii(analytics)
+
+
+def test_a_returning_user_on_a_second_device_is_one_person(
+    analytics: Analytics, page: Page, browser: Browser, shop: Shop
+) -> None:
+    """The guide's "Anonymous users not merging": a visitor subscribes anonymously, then logs
+    in, on two devices; PostHog must count one person, as its merge rules decide."""
+    second = analytics.attach(browser.new_context()).new_page()
+    user = user_id_for("jane@example.com")
+    for device in (page, second):
+        device.goto(f"{shop.url}/account")
+        device.click("#subscribe")
+        expect(device.locator("#status")).to_have_text("subscribed to pro")
+        device.goto(f"{shop.url}/login")
+        device.click("#login-button")
+        expect(device.locator("#welcome")).to_be_visible()
+    analytics.wait_for("subscription_created", source="server", count=2)
+    analytics.wait_for("user_logged_in", source="server", distinct_id=user, count=2)
+    analytics.flush()
+    assert assert_same_person(analytics) == user
+    assert_no_ingestion_warnings(analytics)
+    second.context.close()
 
 
 def test_background_job_is_tracked_server_side(

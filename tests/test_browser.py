@@ -165,7 +165,16 @@ def test_two_users_in_two_contexts_made_by_hand(
             context.new_page().goto(f"{web_app.url}/snippet.html")
         pageviews = analytics.wait_for("$pageview", count=2)
         assert len({e.distinct_id for e in pageviews}) == 2
-        assert len(analytics.identity.persons()) == 2
+        # Anonymous under posthog-js's default person_profiles 'identified_only': no person
+        # until one of them is identified.
+        assert analytics.persons == []
+        assert {e.properties["$process_person_profile"] for e in pageviews} == {False}
+        for number, context in enumerate((alice, bob), start=1):
+            context.pages[0].evaluate(f"posthog.identify('user-{number}')")
+        analytics.wait_for("$identify", count=2)
+        assert [p.distinct_ids for p in analytics.persons] == [
+            (e.distinct_id, f"user-{n}") for n, e in enumerate(pageviews, start=1)
+        ]
     finally:
         alice.close()
         bob.close()

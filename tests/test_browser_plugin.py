@@ -131,7 +131,7 @@ def test_flush_sends_what_posthog_js_holds_and_the_last_events_land_in_their_tes
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "*::test_ends_with_a_click*: * events (* client), 1 person",
+            "*::test_ends_with_a_click*: * events (* client), 0 persons (* events with no person)",
             "  client: *clicked*",
         ]
     )

@@ -40,9 +40,7 @@ def test_assert_same_person_names_the_refused_merge_and_the_fix(ev: MakeEvent) -
         "Merges seen: 'anon-1' -> 'user-a' by $identify.",
         "PostHog refused a merge: [cannot_merge_already_identified] '$identify' (client) asked "
         "to merge 'user-a' into 'user-b', but 'user-a''s person is already identified: PostHog "
-        "refuses to merge an already identified person, so they stay two persons (a second "
-        "user logged in on the same browser without posthog.reset()? use $merge_dangerously "
-        "only if you mean it).",
+        "refuses to merge an already identified person, so they stay two persons.",
     ]
     assert lines[5] == (
         "Next step: call posthog.reset() when a user logs out, so the next user starts "

@@ -36,6 +36,11 @@ _MAX_LISTED = 10
 _NEXT_STEPS = {
     "cannot_merge_already_identified": "call posthog.reset() when a user logs out, so the next "
     "user starts anonymous; PostHog never merges a person that is already identified",
+    "cannot_merge_already_identified/$create_alias": "let the anonymous id be the one that "
+    "joins: posthog.identify(user_id) in the browser (it sends $identify with "
+    "$anon_distinct_id), or on the server alias(previous_id=user_id, "
+    "distinct_id=anonymous_id); an alias whose new id is the user joins nothing once that user "
+    "is identified (on a second device, say)",
     "cannot_merge_with_illegal_distinct_id": "send the real user id, never a placeholder such "
     "as 'None' or 'undefined' (str(None) on the server, an unset variable in the page)",
     "invalid_event_when_process_person_profile_is_false": "identify and alias only where "
@@ -97,7 +102,12 @@ def person_findings(events: Iterable[CapturedEvent]) -> list[Finding]:
 
 def warnings_next_step(warnings: Iterable[IngestionWarning]) -> str:
     """The next step for a set of warnings (the first kind's, in PostHog's order of harm)."""
-    kinds = {warning.type for warning in warnings}
+    kinds = {
+        f"{w.type}/$create_alias"
+        if w.type == "cannot_merge_already_identified" and w.event.event == "$create_alias"
+        else w.type
+        for w in warnings
+    }
     steps = [step for kind, step in _NEXT_STEPS.items() if kind in kinds]
     return f"Next step: {'; '.join(steps)} (README, 'Persons')."
 

@@ -243,6 +243,7 @@ class Identity:
             )
             return
         if self._personless(event):
+            self._see(target)  # persons are labelled by when their ids first appeared
             return
         source = _merge_source(event)
         if source is None or source == target:
@@ -314,9 +315,7 @@ class Identity:
                     f"{event.event!r} ({event.source}) asked to merge {format_value(source)} "
                     f"into {format_value(target)}, but {format_value(source)}'s person is "
                     "already identified: PostHog refuses to merge an already identified "
-                    "person, so they stay two persons (a second user logged in on the same "
-                    "browser without posthog.reset()? use $merge_dangerously only if you "
-                    "mean it).",
+                    "person, so they stay two persons.",
                 )
                 self._apply(into, event)
                 return

@@ -124,12 +124,17 @@ def format_summary(events: Sequence[CapturedEvent], *, rejected: int = 0) -> str
       server: purchase_completed
     """
     sides = {side: [e for e in events if e.source == side] for side in ("client", "server")}
-    persons = len(Identity(events).persons())
+    who = Identity(events)
+    persons = len(who.persons())
+    personless = sum(
+        e.distinct_id is not None and who.person(e.distinct_id) is None for e in events
+    )
     parts = ", ".join(f"{len(mine)} {side}" for side, mine in sides.items() if mine)
     head = (
         f"{plural(len(events), 'event')}"
         + (f" ({parts})" if parts else "")
         + f", {plural(persons, 'person')}"
+        + (f" ({plural(personless, 'event')} with no person)" if personless else "")
     )
     if rejected:
         head += f", {plural(rejected, 'rejected request')}"
