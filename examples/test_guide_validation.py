@@ -189,10 +189,10 @@ def test_a_returning_user_on_a_second_device_is_one_person(
     in, on two devices; PostHog must count one person, as its merge rules decide."""
     second = analytics.attach(browser.new_context()).new_page()
     user = user_id_for("jane@example.com")
-    for device in (page, second):
+    for device, plan in ((page, "pro"), (second, "team")):
         device.goto(f"{shop.url}/account")
-        device.click("#subscribe")
-        expect(device.locator("#status")).to_have_text("subscribed to pro")
+        device.click("#subscribe" if plan == "pro" else "#subscribe-team")
+        expect(device.locator("#status")).to_have_text(f"subscribed to {plan}")
         device.goto(f"{shop.url}/login")
         device.click("#login-button")
         expect(device.locator("#welcome")).to_be_visible()

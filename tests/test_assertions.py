@@ -13,6 +13,7 @@ from pytest_hybrid_analytics import (
     assert_same_person,
     assert_same_user_journey,
     assert_single_distinct_id,
+    find_duplicates,
 )
 
 ANON = {"$anon_distinct_id": "anon"}
@@ -210,6 +211,20 @@ def test_the_same_event_and_properties_fired_twice(ev: MakeEvent) -> None:
         ),
     ):
         assert_no_duplicates(rec)
+
+
+@pytest.mark.parametrize("name", ["$set", "$set_once", "$identify", "$create_alias"])
+def test_idempotent_bookkeeping_sent_again_is_not_a_duplicate(ev: MakeEvent, name: str) -> None:
+    # A server that sets the same person properties at registration and again at login.
+    props = {"$set": {"plan": "pro"}, "$anon_distinct_id": "a", "alias": "a"}
+    rec = recorded(
+        ev(name, "u", source="server", uuid="1", **props),
+        ev(name, "u", source="server", uuid="2", at=0.5, **props),
+        ev(name, "u", source="client", uuid="3", at=0.7, **props),
+    )
+    assert find_duplicates(rec) == []
+    again = recorded(*rec.events, ev("signed_in", "u", uuid="4"), ev("signed_in", "u", uuid="5"))
+    assert [d.events[0].event for d in find_duplicates(again)] == ["signed_in"]
 
 
 def test_different_properties_or_a_wide_gap_are_not_duplicates(ev: MakeEvent) -> None:

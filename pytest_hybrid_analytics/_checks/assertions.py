@@ -48,20 +48,13 @@ Events = EventRecorder | Iterable[CapturedEvent]
 #: optionally ``source`` and ``properties``.
 Step = str | tuple[str, str] | Mapping[str, Any]
 
-#: Bookkeeping events both sides may legitimately send for the same person.
-_SHARED_EVENTS = frozenset(
-    {
-        "$identify",
-        "$create_alias",
-        "$merge_dangerously",
-        "$set",
-        "$set_once",
-        "$groupidentify",
-        "$feature_flag_called",
-        "$snapshot",
-        "$exception",
-    }
+#: Idempotent bookkeeping: sending it again changes nothing (the same merge, the same person
+#: properties), so a repeat is never a duplicate, on one side or across sides.
+_IDEMPOTENT = frozenset(
+    {"$identify", "$create_alias", "$merge_dangerously", "$set", "$set_once", "$groupidentify"}
 )
+#: Bookkeeping events both sides may legitimately send for the same person.
+_SHARED_EVENTS = _IDEMPOTENT | {"$feature_flag_called", "$snapshot", "$exception"}
 #: Properties that differ between two firings of the very same action.
 _VOLATILE = frozenset(
     {
@@ -282,7 +275,7 @@ def find_duplicates(
                         )
                     )
                     break
-        if name == "$snapshot":
+        if name == "$snapshot" or name in _IDEMPOTENT:
             continue
         for side in ("client", "server"):
             mine = [e for e in group if e.source == side]
