@@ -1,17 +1,18 @@
 """``python -m benchmarks [SECTION ...]``: print every figure with its goal (or only those of the
-sections named: decode, assertions, ingest, overhead, browser). Never fails on time."""
+sections named: decode, assertions, ingest, server, overhead, browser). Never fails on time."""
 
 from __future__ import annotations
 
 import platform
 import sys
 
-from benchmarks import assertions, browser, decode, ingest, overhead
+from benchmarks import assertions, browser, decode, ingest, overhead, server_wait
 
 SECTIONS = {
     "decode": ("Decoding", decode),
     "assertions": ("Assertions", assertions),
     "ingest": ("Collector ingest (16 real posthog clients in an app process)", ingest),
+    "server": ("Server event to assertion (posthog-python on its defaults)", server_wait),
     "overhead": ("Per-test overhead and memory (pytest sessions in subprocesses)", overhead),
     "browser": ("Browser (posthog-js in Chromium: click to assertion, suite overhead)", browser),
 }

@@ -58,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[_CHECKS] = _settings.checks(config)
         harness.posthog_js = _settings.posthog_js(config)
+        _settings.chromium(config)  # a Chromium that does not exist stops the run now
         harness.flush_ms = _settings.flush_ms(config)
         if _settings.network_guard(config):
             harness.guard()  # in-process roads only: the collector starts on first use
@@ -83,7 +84,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     harness = session.config.stash.get(_HARNESS, None)
     if harness is not None:
         notes = harness.settle()
-        session.config.stash[_NOTES].extend(f"at session end: {note}" for note in notes)
+        session.config.stash[_NOTES].extend(
+            f"at session end: {note}" for note in notes if note.finding
+        )
         reporter = session.config.stash.get(_REPORTER, None)
         if reporter is not None:
             reporter.finish(RecordedTest("<session end>", notes=notes))
@@ -118,7 +121,7 @@ def _uses_analytics(items: Sequence[pytest.Item]) -> int:
 
 
 def _chromium_setting(config: pytest.Config) -> str | None:
-    return _settings.setting(config, "analytics_chromium", "HYBRID_ANALYTICS_CHROMIUM")
+    return _settings.chromium(config)
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +150,9 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     finally:
         harness.flush_pages(recorder)
         notes = harness.end(recorder)
-    request.config.stash[_NOTES].extend(f"{request.node.nodeid}: {note}" for note in notes)
+    request.config.stash[_NOTES].extend(
+        f"{request.node.nodeid}: {note}" for note in notes if note.finding
+    )
     failing, reported = request.config.stash[_CHECKS].run(
         recorder.events,
         allow_pii=options.allow_pii,

@@ -135,15 +135,33 @@ Expected all events to belong to one person; found 2 persons:
   P1 ('anon', 'user'): $pageview, $identify
   P2 ('other'): purchase
 Merges seen: 'anon' -> 'user' by $identify.
-Next step: call posthog.identify(user_id) on login (the client sends $identify with \
-$anon_distinct_id), or alias the ids (guide: 'Anonymous users not merging').
+Next step: the client identified the user, but the server sent under another id: use the same \
+user id on both sides (guide: 'Identity Consistency').
 Captured timeline (3 events, 2 persons):""")
+
+
+def test_same_person_advice_fits_how_the_persons_split(ev: MakeEvent) -> None:
+    def next_step(*events: object) -> str:
+        with pytest.raises(AssertionError) as info:
+            assert_same_person(list(events))  # type: ignore[arg-type]
+        return next(line for line in str(info.value).splitlines() if line.startswith("Next"))
+
+    # The server ignores the id the client would pass it: no identify could fix that.
+    assert next_step(ev("$pageview", "anon"), ev("subscribed", "guest-1", source="server")) == (
+        "Next step: pass the client's distinct id to the server (posthog.get_distinct_id() with "
+        "the request, the guide's approach 1), or identify the user with the same id on both "
+        "sides (guide: 'Identity Consistency')."
+    )
+    # Two browser ids never joined: the login never identified.
+    assert next_step(ev("$pageview", "anon"), ev("$pageview", "user", at=1)).startswith(
+        "Next step: call posthog.identify(user_id) on login"
+    )
 
 
 def test_same_person_without_any_merge_and_with_anonymous_events(ev: MakeEvent) -> None:
     with pytest.raises(AssertionError, match="No \\$identify, \\$create_alias or merge event"):
         assert_same_person([ev("a", "x"), ev("b", "y")])
-    with pytest.raises(AssertionError, match="found 1 person and 1 events with no distinct_id"):
+    with pytest.raises(AssertionError, match="found 1 person and 1 event with no distinct_id"):
         assert_same_person([ev("a", "x"), ev("b", None)])
 
 

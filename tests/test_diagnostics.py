@@ -211,3 +211,20 @@ def test_client_rate_limit_warning_event(ev: MakeEvent) -> None:
         "Capture less in loops and re-renders, or raise rate_limiting in posthog.init (guide: "
         "'Rate limiting')."
     ]
+
+
+def test_the_same_person_update_again_and_again_is_a_volume_finding(ev: MakeEvent) -> None:
+    middleware = [
+        ev("$set", "user-1", source="server", at=n, **{"$set": {"plan": "pro"}}) for n in range(3)
+    ]
+    events = [*middleware, ev("page_viewed", "user-1", source="server", at=4)]
+    [finding] = [f for f in diagnose(events) if f.code == "repeated-person-update"]
+    assert finding.message == (
+        "'$set' with the same person properties was sent 3 times by the server for 'user-1' "
+        "(3 of 4 events in this test), seemingly on every request (a middleware or a login "
+        "hook): only the first changes anything, the rest is volume PostHog ingests and bills. "
+        "Send it when the properties change (sign-up, login, a profile edit)."
+    )
+    # Twice (registration, then login), or with new values each time: nothing to say.
+    changing = [ev("$set", "user-1", source="server", at=n, **{"$set": {"n": n}}) for n in range(3)]
+    assert [f for f in diagnose([*middleware[:2], *changing]) if f.kind == "diagnostic"] == []

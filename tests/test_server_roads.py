@@ -297,26 +297,35 @@ def test_queued_events_are_flushed_into_the_test_and_unclosed_clients_named(
         CLIENT = []
 
         def test_forgets_to_flush(analytics):
-            client = Posthog("phc_k", flush_interval=60, flush_at=1000)
+            client = Posthog("phc_k", flush_interval=3600, flush_at=1000)
             CLIENT.append(client)
             client.capture("never_flushed", distinct_id="u")
 
+        def test_a_long_lived_client_on_the_sdk_defaults(analytics):
+            client = Posthog("phc_k")  # sends on its own within 5 s: nothing to say
+            CLIENT.append(client)
+            client.capture("sent_by_the_sdk_itself", distinct_id="u")
+
         def test_next(analytics):
             assert analytics.find("never_flushed") == []
-            CLIENT[0].shutdown()
+            assert analytics.find("sent_by_the_sdk_itself") == []
+            for client in CLIENT:
+                client.shutdown()
     """)
     result = inner.runpytest("-rA")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(
         [
             "*= hybrid-analytics =*",
             "*::test_forgets_to_flush: posthog client created at test_queued_events*.py:6: "
-            "1 queued event flushed at teardown (the app never called flush() or shutdown())",
-            "*::test_forgets_to_flush: posthog client created at test_queued_events*.py:6: never "
-            "shut down (call shutdown() on process exit)",
+            "1 queued event flushed at teardown: its flush_interval is 3600 s, so they would "
+            "reach PostHog that late, or never if the process ends first (the app never called "
+            "flush())",
         ],
         consecutive=True,
     )
+    result.stdout.no_fnmatch_line("*test_a_long_lived_client*posthog client*")
+    result.stdout.no_fnmatch_line("*never shut down*")
 
 
 def test_an_app_in_a_subprocess(analytics: Analytics) -> None:
@@ -460,7 +469,7 @@ def test_a_finished_tests_host_never_feeds_the_next_test(inner: pytest.Pytester)
 
 
 def test_a_wait_that_times_out_says_the_app_never_flushed(analytics: Analytics) -> None:
-    client = Posthog("phc_unflushed", flush_interval=60, flush_at=1000)
+    client = Posthog("phc_unflushed", flush_interval=3600, flush_at=1000)
     client.capture("report_generated", distinct_id="u9")
     with pytest.raises(AssertionError) as failure:
         analytics.wait_for("report_generated", timeout=0.2)
@@ -469,8 +478,49 @@ def test_a_wait_that_times_out_says_the_app_never_flushed(analytics: Analytics) 
         in str(failure.value)
     )
     assert str(failure.value).endswith(
-        "the app never flushed it (guide: 'Server-side events delayed': call flush() after the "
-        "request, shutdown() on exit).\nAfter that flush, 1 event matching the query arrived."
+        "the app never flushed it, and its flush_interval is 3600 s, so they would reach "
+        "PostHog that late, or never if the process ends first (guide: 'Server-side events "
+        "delayed': call flush() after the request, shutdown() on exit).\nAfter that flush, 1 "
+        "event matching the query arrived."
     )
     assert len(analytics.find("report_generated")) == 1
+    [note] = analytics.client_notes
+    assert note.finding
+    assert note.problem.startswith("1 queued event flushed by a wait that timed out: its ")
     client.shutdown()
+
+
+def test_a_wait_shorter_than_the_sdks_batch_is_the_tests_timeout_not_the_apps_fault(
+    analytics: Analytics,
+) -> None:
+    client = Posthog("phc_default")  # posthog-python 7's own 5 s batch
+    client.capture("signed_up", distinct_id="u1")
+    with pytest.raises(AssertionError) as failure:
+        analytics.wait_for("signed_up", timeout=0.1)
+    assert "still queued in the posthog client created at tests/test_server_roads.py:" in str(
+        failure.value
+    )
+    assert (
+        "its consumer sends on its own, but later than this wait's timeout (raise timeout=, or "
+        "flush() after the request)." in str(failure.value)
+    )
+    assert analytics.client_notes == []
+    client.shutdown()
+
+
+def test_a_wait_has_clients_deliver_only_what_they_would_send_in_its_time(
+    analytics: Analytics,
+) -> None:
+    """A wait not satisfied at once makes the clients that would send within its timeout
+    deliver now; a client that would hold its batch longer is left alone, so the verdict is
+    the one the app earns (and analytics.flush() was never called)."""
+    prompt = Posthog("phc_prompt", flush_interval=3)
+    slow = Posthog("phc_slow", flush_interval=3600, flush_at=1000)
+    slow.capture("exported", distinct_id="u1")
+    prompt.capture("signed_up", distinct_id="u1")
+    [event] = analytics.wait_for("signed_up", timeout=4)
+    assert event.api_key == "phc_prompt"
+    assert analytics.find("exported") == []  # not nudged: it would not have come in 4 s
+    assert analytics.client_notes == []  # a flush the harness makes is not the app's fault
+    for client in (prompt, slow):
+        client.shutdown()

@@ -146,7 +146,7 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
         return next(iter(persons))
     lines = [
         f"Expected all events to belong to one person; found {plural(len(persons), 'person')}"
-        + (f" and {len(anonymous)} events with no distinct_id" if anonymous else "")
+        + (f" and {plural(len(anonymous), 'event')} with no distinct_id" if anonymous else "")
         + ":"
     ]
     for root, mine in list(persons.items())[:_MAX_LISTED]:
@@ -167,7 +167,7 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
     split = [w for w in identity.warnings if w.type in _SPLITTING]
     for warning in split[:5]:
         lines.append(f"PostHog refused a merge: {warning}")
-    lines.append(_same_person_next_step(split))
+    lines.append(_same_person_next_step(split, persons))
     marks = {id(w.event): w.type for w in split}
     fail(lines, evs, identity, marks=marks)
 
@@ -180,9 +180,29 @@ _SPLITTING = (
 )
 
 
-def _same_person_next_step(split: Sequence[IngestionWarning]) -> str:
+def _same_person_next_step(
+    split: Sequence[IngestionWarning], persons: Mapping[str, list[CapturedEvent]]
+) -> str:
+    """What to do, by how the persons split: a refused merge; a server that sends under an id
+    the client never had; a client that identified as one user while the server uses another;
+    or anonymous visitors never identified."""
     if split:
         return warnings_next_step(split)
+    sides = [{e.source for e in mine} for mine in persons.values()]
+    server_only = sum(side == {"server"} for side in sides)
+    client_persons = [mine for mine in persons.values() if any(e.source == "client" for e in mine)]
+    identified = any(e.event == "$identify" for mine in client_persons for e in mine)
+    if server_only and identified:
+        return (
+            "Next step: the client identified the user, but the server sent under another id: "
+            "use the same user id on both sides (guide: 'Identity Consistency')."
+        )
+    if server_only:
+        return (
+            "Next step: pass the client's distinct id to the server (posthog.get_distinct_id() "
+            "with the request, the guide's approach 1), or identify the user with the same id "
+            "on both sides (guide: 'Identity Consistency')."
+        )
     return (
         "Next step: call posthog.identify(user_id) on login (the client sends $identify "
         "with $anon_distinct_id), or alias the ids (guide: 'Anonymous users not merging')."

@@ -106,7 +106,46 @@ def diagnose(
         *_timestamps(evs, max_skew),
         *_limits(evs),
         *_rate_limit(evs, rate_limit_floor),
+        *_repeated_person_updates(evs),
     ]
+
+
+#: Identical idempotent bookkeeping sent this many times in one test is worth a word.
+_REPEATED_AT = 3
+_PERSON_UPDATES = ("$set", "$set_once", "$identify", "$create_alias", "$groupidentify")
+
+
+def _repeated_person_updates(events: list[CapturedEvent]) -> list[Finding]:
+    """Volume, not a failure: the same person update sent again and again (a middleware that
+    sets the user's properties on every request). Each is an event PostHog ingests and
+    bills, and changes nothing after the first."""
+    same: dict[tuple[str, str, str | None, str], list[CapturedEvent]] = {}
+    for event in events:
+        if event.event in _PERSON_UPDATES:
+            update = json.dumps([event.set, event.set_once], sort_keys=True, default=repr)
+            key = (event.event, event.source, event.distinct_id, update)
+            same.setdefault(key, []).append(event)
+    found = []
+    for (name, source, distinct_id, _), mine in same.items():
+        if len(mine) >= _REPEATED_AT:
+            where = (
+                "on every request (a middleware or a login hook)"
+                if source == "server"
+                else "on every page (identify or setPersonProperties on each load)"
+            )
+            found.append(
+                Finding(
+                    "diagnostic",
+                    "repeated-person-update",
+                    f"{name!r} with the same person properties was sent {len(mine)} times by "
+                    f"the {source} for {format_value(distinct_id)} ({len(mine)} of "
+                    f"{plural(len(events), 'event')} in this test), seemingly {where}: only the "
+                    "first changes anything, the rest is volume PostHog ingests and bills. Send "
+                    "it when the properties change (sign-up, login, a profile edit).",
+                    event=mine[0],
+                )
+            )
+    return found
 
 
 def _bot(events: list[CapturedEvent], console: Iterable[str]) -> list[Finding]:

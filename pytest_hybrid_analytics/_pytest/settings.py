@@ -7,6 +7,7 @@ keyword is a ``TypeError`` at once.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -186,9 +187,30 @@ def flush_ms(config: pytest.Config) -> int:
 
 
 def posthog_js(config: pytest.Config) -> Path | None:
-    """Where posthog-js's own files are served from."""
+    """Where posthog-js's own files are served from; a configured folder with no posthog-js
+    in it is a usage error."""
     configured = setting(config, "analytics_posthog_js", "HYBRID_ANALYTICS_POSTHOG_JS")
-    return find_posthog_js(config.rootpath, configured)
+    found = find_posthog_js(config.rootpath, configured)
+    if configured and found is None:
+        raise pytest.UsageError(
+            f"analytics_posthog_js (or HYBRID_ANALYTICS_POSTHOG_JS) names {configured!r}, which "
+            "holds no posthog-js: give the posthog-js package folder (the one with dist/array.js,"
+            " e.g. node_modules/posthog-js), or unset it"
+        )
+    return found
+
+
+def chromium(config: pytest.Config) -> str | None:
+    """The Chromium configured to launch (``None``: Playwright's, else the system's); one
+    that does not exist is a usage error."""
+    configured = setting(config, "analytics_chromium", "HYBRID_ANALYTICS_CHROMIUM")
+    if configured and not (Path(configured).expanduser().is_file() or shutil.which(configured)):
+        raise pytest.UsageError(
+            f"analytics_chromium (or HYBRID_ANALYTICS_CHROMIUM) names {configured!r}, which is "
+            "not an executable: give the path of a Chromium, or unset it to use Playwright's "
+            "own or the system's"
+        )
+    return configured
 
 
 def report(config: pytest.Config) -> tuple[str | None, bool]:

@@ -25,15 +25,19 @@ class Roads(Protocol):
     """What the roads do for one test's :class:`Analytics` (the harness provides it).
 
     >>> class NoRoads:
-    ...     def flush_clients(self, into): return []
+    ...     def flush_clients(self, into, *, within=None): return []
     ...     def flush_pages(self): return []
     ...     def attach(self, analytics, target): return target
     >>> Analytics(roads=NoRoads())
     """
 
-    def flush_clients(self, into: EventStore) -> list[tuple[str, int]]:
-        """Flush every live ``posthog`` client; each client's creation site, with how many of
-        its events then landed in ``into``."""
+    def flush_clients(
+        self, into: EventStore, *, within: float | None = None
+    ) -> list[tuple[str, int, str | None]]:
+        """Flush the live ``posthog`` clients (only those that would send within ``within``
+        seconds anyway, when given); each client's creation site, how many of its events then
+        landed in ``into``, and why the SDK would not have delivered them itself in time
+        (``None``: it would have)."""
         ...
 
     def flush_pages(self) -> list[str]:
@@ -112,23 +116,42 @@ class Analytics(EventRecorder):
                 "the page navigated while it was sending (README, 'Browser')."
             )
 
-    def _flush_clients(self, by: str) -> list[tuple[str, int]]:
-        """Flush the app's live clients; note each that still held events."""
+    def _flush_clients(self, by: str) -> list[tuple[str, int, str | None]]:
+        """Flush the app's live clients; a finding for each that held events the SDK would
+        not have delivered itself in time (a flush the test or the harness makes is never
+        counted against the app otherwise)."""
         assert self._roads is not None
-        delivered = [(site, n) for site, n in self._roads.flush_clients(self) if n]
-        self.client_notes.extend(ClientNote.queued(site, n, by) for site, n in delivered)
+        delivered = [(site, n, why) for site, n, why in self._roads.flush_clients(self) if n]
+        self.client_notes.extend(
+            ClientNote.queued(site, n, by, why) for site, n, why in delivered if why
+        )
         return delivered
+
+    def _nudge(self, timeout: float) -> None:
+        """A wait not satisfied at once: the attached pages and the in-process clients that
+        would deliver within ``timeout`` anyway deliver now, so the wait ends milliseconds after
+        the app captured (what would not have arrived in time is left alone: the verdict is
+        the same as without the nudge)."""
+        if self._roads is None:
+            return
+        self._roads.flush_pages()
+        self._roads.flush_clients(self, within=timeout)
 
     def _notes(self, query: Query) -> list[str]:
         notes = []
         if self._roads is not None:
             before = len(self)
-            for site, delivered in self._flush_clients("by a wait that timed out"):
+            for site, delivered, why in self._flush_clients("by a wait that timed out"):
+                held = (
+                    f"{plural(delivered, 'event')} {was(delivered)} still queued in the posthog "
+                    f"client created at {site}"
+                )
                 notes.append(
-                    f"{plural(delivered, 'event')} {was(delivered)} "
-                    f"still queued in the posthog client created at {site}: the app "
-                    "never flushed it (guide: 'Server-side events delayed': call "
-                    "flush() after the request, shutdown() on exit)."
+                    f"{held}: the app never flushed it, and {why} (guide: 'Server-side events "
+                    "delayed': call flush() after the request, shutdown() on exit)."
+                    if why
+                    else f"{held}: its consumer sends on its own, but later than this wait's "
+                    "timeout (raise timeout=, or flush() after the request)."
                 )
             late = [e for e in self.events[before:] if query.matches(e)]
             if late:

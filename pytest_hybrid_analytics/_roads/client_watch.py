@@ -2,10 +2,15 @@
 
 The guide's troubleshooting table: "Server-side events delayed: call flush()/shutdown()" and
 "Server-side SDK shutdown on process exit". The watch wraps the public ``Client.__init__`` and
-``Client.shutdown`` of the ``posthog`` package, so it knows every client the app creates. At
-the end of each test it flushes the live ones (queued events land in that test, not the next
-one, and never leave the machine), counts what the flush delivered, and names the clients the
-test created but never shut down.
+``Client.shutdown`` of the ``posthog`` package, so it knows every client the app creates. It
+flushes live clients when a wait needs their events now, and at the end of each test (queued
+events land in that test, not the next one, and never leave the machine).
+
+A flush the harness makes is never counted against the app: posthog-python's consumer threads
+send on their own every ``flush_interval`` (5 s in 7.x, 0.5 s before), and a best-effort flush
+at exit is the SDK's own. What the watch reports is where events would really be lost or late:
+no consumer thread alive to send them, or a ``flush_interval`` longer than
+:data:`TOLERATED_DELAY`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,37 @@ from typing import Any
 
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
 
-__all__ = ["ClientWatch"]
+__all__ = ["TOLERATED_DELAY", "ClientWatch", "delivery_delay", "delivery_problem"]
+
+#: The longest a client may hold an event before it is "Server-side events delayed" (the
+#: guide's troubleshooting row): PostHog's own default is 5 s; a batch held for minutes shows
+#: in PostHog long after the action, and is lost if the process dies first.
+TOLERATED_DELAY = 60.0
+
+
+def delivery_delay(client: Any) -> float | None:
+    """How long ``client`` may hold an event before its consumer threads send it on their own
+    (their ``flush_interval``); ``None`` when none is alive to send it (sync mode sends at
+    once and is never asked). Works on every posthog-python version (``consumers``)."""
+    consumers = getattr(client, "consumers", None) or []
+    alive = [c for c in consumers if c.is_alive()]
+    if not alive or getattr(client, "send", True) is False:
+        return None
+    return max(float(getattr(c, "flush_interval", 0.5) or 0.5) for c in alive)
+
+
+def delivery_problem(client: Any) -> str | None:
+    """Why the SDK would not deliver ``client``'s queued events itself in time, or ``None``."""
+    delay = delivery_delay(client)
+    if delay is None:
+        return "no consumer thread of the client is running to send them (they would be lost)"
+    if delay > TOLERATED_DELAY:
+        return (
+            f"its flush_interval is {delay:g} s, so they would reach PostHog that late, or "
+            "never if the process ends first"
+        )
+    return None
+
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -102,28 +137,45 @@ class ClientWatch:
             self._tracked = [item for item in self._tracked if item.client() is not None]
             return list(self._tracked)
 
-    def flush_live(self, count_events: Callable[[], int]) -> list[tuple[_Tracked, int]]:
+    def flush_live(
+        self, count_events: Callable[[], int], *, within: float | None = None
+    ) -> list[tuple[_Tracked, int, str | None]]:
         """Flush every live client not shut down; each with how many events it delivered
-        (``count_events`` counts the recorder they land in)."""
+        (``count_events`` counts the recorder they land in) and why the SDK would not have
+        delivered them itself in time (``None``: it would have).
+
+        ``within``: flush only the clients whose consumers would send within that many
+        seconds anyway (a wait that only wants sooner what would come in its time)."""
         delivered = []
         for item in self._live():
             client = item.client()
             if client is None or item.shut_down:
                 continue
+            if within is not None:
+                delay = delivery_delay(client)
+                if delay is None or delay > within:
+                    continue
+            problem = delivery_problem(client)
             before = count_events()
             client.flush()
-            delivered.append((item, count_events() - before))
+            delivered.append((item, count_events() - before, problem))
         return delivered
 
     def settle(self, since: int, count_events: Callable[[], int]) -> list[ClientNote]:
-        """Flush every live client that was not shut down; report what it delivered and which
-        clients created since ``since`` were never shut down."""
+        """Flush every live client that was not shut down; note what it delivered where the
+        SDK would not have delivered it itself in time (a finding), and the clients created
+        since ``since`` that are still running (information: a long-lived client is normal)."""
         notes = []
-        for item, flushed in self.flush_live(count_events):
-            if flushed:
-                notes.append(ClientNote.queued(item.site, flushed, "at teardown"))
+        for item, flushed, problem in self.flush_live(count_events):
+            if flushed and problem:
+                notes.append(ClientNote.queued(item.site, flushed, "at teardown", problem))
             if item.number >= since:
                 notes.append(
-                    ClientNote(item.site, "never shut down (call shutdown() on process exit)")
+                    ClientNote(
+                        item.site,
+                        "never shut down during the test (fine for a long-lived client; "
+                        "otherwise call shutdown() when done)",
+                        finding=False,
+                    )
                 )
         return notes

@@ -206,8 +206,11 @@ class _TestRoads:
         self._flush_ms = flush_ms
         self._contexts: list[Any] = []
 
-    def flush_clients(self, into: EventStore) -> list[tuple[str, int]]:
-        return [(item.site, n) for item, n in self._clients.flush_live(lambda: len(into))]
+    def flush_clients(
+        self, into: EventStore, *, within: float | None = None
+    ) -> list[tuple[str, int, str | None]]:
+        delivered = self._clients.flush_live(lambda: len(into), within=within)
+        return [(item.site, n, why) for item, n, why in delivered]
 
     def flush_pages(self) -> list[str]:
         return browser.flush_pages(self._contexts) if self._contexts else []
