@@ -41,6 +41,7 @@ from pytest_hybrid_analytics._model.persons import (
     Person,
     PropertyChange,
 )
+from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord
 from pytest_hybrid_analytics._model.wire import PayloadError
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
@@ -86,6 +87,7 @@ __all__ = [
     "PlanError",
     "PropertyChange",
     "RejectedRequest",
+    "SdkLogRecord",
     "Step",
     "TrackingPlan",
     "WireRequest",

@@ -1,6 +1,7 @@
-"""The pytest11 entry point: fixtures and hooks. The work is elsewhere: ``session.Harness``
-(the roads), ``harness.Analytics`` (the fixture's object), ``checks`` (teardown checks),
-``_settings`` (options, ini keys, marker), ``_reporting`` and ``_terminal`` (output)."""
+"""The pytest11 entry point: fixtures and hooks. The work is elsewhere: ``_roads.harness``
+(``Harness``: the roads), ``_recording.analytics`` (``Analytics``: the fixture's object),
+``_checks.teardown`` (teardown checks), ``_pytest.settings`` (options, ini keys, marker),
+``_pytest.reporter`` and ``_pytest.terminal`` (output)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ _FINDINGS = pytest.StashKey[list[Finding]]()
 _OUTCOME = pytest.StashKey[str]()
 _USES_ANALYTICS = pytest.StashKey[int]()
 _DIAGNOSED = pytest.StashKey[list[Finding]]()
+_TEXT = pytest.StashKey[tuple[str, str]]()  # (failure text, skip or xfail reason)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,10 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SUMMARIES] = []
     directory, audit = _settings.report(config)
     if directory or audit:
-        worker = getattr(config, "workerinput", {}).get("workerid")
-        reporter = Reporter(
-            directory=directory, audit=audit, plan=config.stash[_CHECKS].plan, worker=worker
-        )
+        reporter = Reporter(directory=directory, audit=audit, plan=config.stash[_CHECKS].plan)
         config.stash[_REPORTER] = reporter
         config.pluginmanager.register(reporter)
     if config.getoption("analytics_summary"):
@@ -89,7 +88,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         )
         reporter = session.config.stash.get(_REPORTER, None)
         if reporter is not None:
-            reporter.finish(RecordedTest("<session end>", notes=notes))
+            reporter.finish(notes)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -213,13 +212,15 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    _outcome(item, report)
     recorder = item.stash.get(_RECORDER, None)
     if recorder is None:
+        if report.when == "teardown" and "analytics" in getattr(item, "fixturenames", ()):
+            _unrecorded(item)
         return report
     if report.when == "call":
-        item.stash[_CALL_FAILED] = report.failed
-    if report.failed:
-        item.stash[_OUTCOME] = "failed" if report.when == "call" else "error"
+        # An expected failure failed too: its teardown checks stay quiet, as for any failure.
+        item.stash[_CALL_FAILED] = report.failed or hasattr(report, "wasxfail")
     if report.failed and report.when in ("call", "teardown"):
         report.sections.append(("Analytics events", mask_secrets(recorder.timeline())))
         found = _diagnosis(item, recorder)
@@ -230,6 +231,44 @@ def pytest_runtest_makereport(
         _finish(item, recorder, report)
         del item.stash[_RECORDER]  # release the finished test's events
     return report
+
+
+def _outcome(item: pytest.Item, report: pytest.TestReport) -> None:
+    """The test's outcome as pytest's summary counts it (the first failure wins), with its
+    failure text or its reason, from each phase's report."""
+    if item.stash.get(_OUTCOME, "passed") in ("failed", "error"):
+        return
+    expected = getattr(report, "wasxfail", None)
+    message, reason = item.stash.get(_TEXT, ("", ""))
+    if report.failed:
+        outcome = "failed" if report.when == "call" else "error"
+        message = mask_secrets(report.longreprtext)
+    elif report.skipped and expected is not None:
+        outcome, message, reason = "xfailed", mask_secrets(report.longreprtext), expected
+    elif report.skipped:
+        outcome, reason = "skipped", _skip_reason(report)
+    elif report.when == "call" and expected is not None:
+        outcome, reason = "xpassed", expected
+    else:
+        return
+    item.stash[_OUTCOME] = outcome
+    item.stash[_TEXT] = (message, mask_secrets(reason))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = str(longrepr[2]) if isinstance(longrepr, tuple) else report.longreprtext
+    return text.removeprefix("Skipped: ")
+
+
+def _unrecorded(item: pytest.Item) -> None:
+    """A test that asks for ``analytics`` but ended before the fixture was set up (skipped by
+    a marker, an error in another fixture): in the run's reports with its outcome, no events."""
+    reporter = item.config.stash.get(_REPORTER, None)
+    if reporter is not None:
+        message, reason = item.stash.get(_TEXT, ("", ""))
+        outcome = item.stash.get(_OUTCOME, "passed")
+        reporter.add(RecordedTest(item.nodeid, outcome, message=message, reason=reason))
 
 
 def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -> None:
@@ -245,6 +284,7 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
         report.sections.append(("Analytics SDK lifecycle", notes))
     reporter = item.config.stash.get(_REPORTER, None)
     if reporter is not None:
+        message, reason = item.stash.get(_TEXT, ("", ""))
         reporter.add(
             RecordedTest(
                 item.nodeid,
@@ -253,7 +293,8 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
                 rejected=recorder.rejected,
                 notes=recorder.client_notes,
                 findings=[*findings, *_diagnosis(item, recorder)],
-                message=mask_secrets(str(report.longrepr or "")) if report.failed else "",
+                message=message,
+                reason=reason,
             )
         )
 
@@ -263,7 +304,10 @@ def _diagnosis(item: pytest.Item, recorder: Analytics) -> list[Finding]:
     as it ends) and shared by its report sections and the run's reports."""
     if _DIAGNOSED not in item.stash:
         item.stash[_DIAGNOSED] = diagnose(
-            recorder.events, notes=recorder.client_notes, console=recorder.console
+            recorder.events,
+            notes=recorder.client_notes,
+            console=recorder.console,
+            sdk_log=recorder.sdk_log,
         )
     return item.stash[_DIAGNOSED]
 

@@ -309,21 +309,78 @@ def test_critical_events_come_from_the_plan_or_the_caller() -> None:
 @pytest.mark.parametrize(
     ("name", "critical"),
     [
+        # money, orders and subscriptions, whatever lifecycle verb follows
         ("purchase_completed", True),
         ("Order Placed", True),
         ("orderCompleted", True),
+        ("order_created", True),
+        ("order_refunded", True),
+        ("subscription_started", True),
+        ("SubscriptionStarted", True),
         ("subscription_renewed", True),
+        ("subscription_cancelled", True),
+        ("customer.subscription.created", True),
+        ("trial_started", True),
+        ("trial_ended", True),
         ("payment_failed", True),
+        ("payment_intent.succeeded", True),
+        ("invoice.paid", True),
+        ("refund_issued", True),
+        ("billing_updated", True),
+        ("user_subscribed", True),
+        ("plan_upgraded", True),
+        ("purchase", True),
         ("checkout_completed", True),
+        ("checkout.session.completed", True),
+        # a checkout is a flow of pages until it ends
+        ("checkout_started", False),
+        ("checkout_step_viewed", False),
+        # interactions with the page, whatever they name
         ("checkout_button_clicked", False),
         ("pricing_page_viewed", False),
+        ("subscribe_clicked", False),
         ("subscription_button_clicked", False),
+        ("upgrade_button_clicked", False),
+        ("payment_form_submitted", False),
+        ("payment_submitted", False),
         ("order_history_opened", False),
+        ("trial_banner_dismissed", False),
+        ("billing_page_viewed", False),
+        # nothing about money
         ("signed_up", False),
+        ("add_to_cart", False),
+        ("$pageview", False),
+        ("user_logged_in", False),
     ],
 )
 def test_looks_critical(name: str, critical: bool) -> None:
     assert looks_critical(name) is critical
+
+
+def test_a_subscription_started_on_the_server_passes_the_critical_line() -> None:
+    """The issue's run: 'started' made the audit say no test captured a subscription."""
+    started = RecordedTest(
+        "tests/test_billing.py::test_subscribe",
+        events=[server("subscription_started", "user-1", 0, plan="pro")],
+    )
+    assert line(audit([started]), CRITICAL) == (
+        "pass",
+        ("tracked by the server: 'subscription_started'",),
+    )
+    clicked = RecordedTest(
+        "tests/test_billing.py::test_subscribe",
+        events=[
+            client("subscribe_clicked", "user-1", 0),
+            client("subscription_started", "user-1", 1),
+        ],
+    )
+    assert line(audit([clicked]), CRITICAL) == (
+        "fail",
+        (
+            "tests/test_billing.py::test_subscribe: 'subscription_started' was tracked by the "
+            "client only (ad blockers and closed tabs lose it)",
+        ),
+    )
 
 
 def test_clients_never_shut_down_or_never_flushed() -> None:
@@ -344,6 +401,87 @@ def test_clients_never_shut_down_or_never_flushed() -> None:
             "never shut down (call shutdown() on process exit)",
         ),
     )
+
+
+ALIVE = "never shut down during the test (fine for a long-lived client; otherwise call shutdown())"
+
+
+def test_a_long_lived_client_is_no_failure_but_cannot_be_judged() -> None:
+    """A web app keeps one client for its life and shuts it down at exit (atexit): the tests'
+    process sees it running, which is no finding."""
+    kept = [ClientNote("app/analytics.py:12", ALIVE, finding=False)]
+    result = audit([checkout(notes=kept)], session_notes=kept)
+    assert line(result, SHUTDOWN) == (
+        "cannot judge",
+        (
+            "the tests' process kept 1 posthog client running (created at "
+            "app/analytics.py:12), as a web app keeps a long-lived one, and none lost an event: "
+            "whether the app shuts it down on process exit (atexit) cannot be seen from the "
+            "tests",
+        ),
+    )
+    assert not result.failed
+    two = [*kept, ClientNote("app/jobs.py:3", ALIVE, finding=False)]
+    assert line(audit([checkout(notes=two)]), SHUTDOWN)[1] == (
+        "the tests' process kept 2 posthog clients running (created at app/analytics.py:12, "
+        "app/jobs.py:3), as a web app keeps a long-lived one, and none lost an event: whether "
+        "the app shuts them down on process exit (atexit) cannot be seen from the tests",
+    )
+
+
+def test_only_notes_that_are_findings_fail_the_shutdown_line() -> None:
+    lost = ClientNote.queued(
+        "app/analytics.py:12", 3, "at teardown", "its flush_interval is 3600 s"
+    )
+    alive = ClientNote("app/analytics.py:12", ALIVE, finding=False)
+    result = audit([checkout(notes=[alive, lost])], session_notes=[alive])
+    assert line(result, SHUTDOWN) == (
+        "fail",
+        (
+            "tests/test_shop.py::test_checkout: posthog client created at app/analytics.py:12: "
+            "3 queued events flushed at teardown: its flush_interval is 3600 s (the app never "
+            "called flush())",
+        ),
+    )
+    dropped = ClientNote("app/main.py:7", "received event user_signed_up after shutdown")
+    assert line(audit([checkout()], session_notes=[dropped]), SHUTDOWN) == (
+        "fail",
+        (
+            "at session end: posthog client created at app/main.py:7: received event "
+            "user_signed_up after shutdown",
+        ),
+    )
+
+
+def test_session_end_notes_are_no_test() -> None:
+    alive = ClientNote("app/analytics.py:12", ALIVE, finding=False)
+    result = audit([checkout()], session_notes=[alive, alive])
+    assert result.tests == 1
+    assert result.render().startswith(
+        "Analytics audit: the guide's Validation Checklist, judged from 1 test and 3 events\n"
+    )
+
+
+def test_an_error_the_sdk_logged_fails_the_server_sdk_line() -> None:
+    error = Finding(
+        "diagnostic",
+        "sdk-error",
+        "posthog logged an error: TypeError: Client.capture() takes 2 positional arguments but "
+        "3 were given (at app/views.py:40)",
+    )
+    other = Finding("diagnostic", "timestamp-without-zone", "not this one")
+    result = audit(
+        [checkout(), RecordedTest("tests/test_signup.py::test_register", findings=[other, error])]
+    )
+    assert line(result, SERVER_SDK) == (
+        "fail",
+        (
+            "tests/test_signup.py::test_register: posthog logged an error: TypeError: "
+            "Client.capture() takes 2 positional arguments but 3 were given (at app/views.py:40)",
+        ),
+    )
+    assert result.failed
+    assert line(audit([checkout(findings=[other])]), SERVER_SDK)[0] == "pass"
 
 
 def test_an_anonymous_visitor_who_logs_in_without_identify() -> None:

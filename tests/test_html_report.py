@@ -278,3 +278,87 @@ def test_gaps_between_marks_read_in_the_right_unit() -> None:
     html = render_html([RecordedTest("t::gaps", events=events)])
     gaps = [part.split("</span>")[0] for part in html.split("class='gap'")[1:]]
     assert [gap.split(">")[1] for gap in gaps] == ["+29.5 s", "+3 min", "+2 h 00 min", "+3 days"]
+
+
+# -- outcomes, counts and wording --------------------------------------------------------------
+
+WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def outcomes_run() -> list[RecordedTest]:
+    return [
+        RecordedTest("t::passes", "passed", events=[make_event("signed_up", "u")]),
+        RecordedTest("t::skipped", "skipped", reason="no payment provider in CI"),
+        RecordedTest(
+            "t::xfails", "xfailed", message="AssertionError: no refund", reason="known bug 12"
+        ),
+        RecordedTest("t::xpasses", "xpassed", reason="fixed since"),
+        RecordedTest("t::fails", "failed", message="AssertionError: the checkout broke"),
+        RecordedTest("t::errors", "error", message="fixture 'shop' failed"),
+    ]
+
+
+def test_the_header_counts_each_outcome_and_only_tests() -> None:
+    note = ClientNote("app/analytics.py:12", "never shut down", finding=False)
+    html = render_html(outcomes_run(), generated=WHEN, session_notes=[note, note])
+    assert (
+        "<p class=\"summary\">6 tests · <b class='bad'>2 failed</b> · 1 skipped · 1 xfailed · "
+        "1 xpassed · 1 event (1 client, 0 server) · 0 findings · generated 2026-03-01 12:00:00 "
+        "UTC</p>"
+    ) in html
+    assert html.count("<section class='test card ") == 6
+    assert (
+        "<section class='card session' id='session-end'><h3>SDK lifecycle at session end "
+        "<span class='muted'>(2)</span></h3><ul><li>posthog client created at "
+        "app/analytics.py:12: never shut down</li><li>posthog client created at "
+        "app/analytics.py:12: never shut down</li></ul></section>"
+    ) in html
+    assert "session-end" not in render_html(outcomes_run(), generated=WHEN)
+
+
+def test_one_event_and_one_finding_are_singular() -> None:
+    event = make_event("checkout_submitted", "u", card="4242 4242 4242 4242")
+    findings = PiiGuard().check([event])
+    assert len(findings) == 1
+    html = render_html([RecordedTest("t::one", events=[event], findings=findings)], generated=WHEN)
+    assert (
+        "1 test · <b class='good'>0 failed</b> · 1 event (1 client, 0 server) · 1 finding" in html
+    )
+    assert "<span class='muted'>1 event · 1 finding</span>" in html
+    assert "<b class='warn'>1 finding</b>" in html
+    events = [make_event("tick", "u", at=n, n=n) for n in range(MAX_MARKS + 1)]
+    one_more = render_html([RecordedTest("t::long", events=events)])
+    assert "1 event in the middle of this test is not drawn." in one_more
+
+
+def test_skipped_xfailed_and_xpassed_tests_show_their_badge_and_reason(
+    browser: Browser, tmp_path: Path
+) -> None:
+    path = write_report(outcomes_run(), tmp_path)
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    assert shown(page, ".toc .badge") == [
+        "FAILED",
+        "ERROR",
+        "PASSED",
+        "SKIPPED",
+        "XFAILED",
+        "XPASSED",
+    ]
+    assert shown(page, "section.test .reason") == [
+        "Skipped: no payment provider in CI",
+        "Expected to fail: known bug 12",
+        "Passed, though expected to fail: fixed since",
+    ]
+    assert texts(page, "section.test .failure summary") == [
+        "Failure",
+        "Failure",
+        "The expected failure",
+    ]
+    assert page.locator("#t4 .failure").get_attribute("open") is None  # folded: it was expected
+    assert page.locator("#t0 .failure pre").inner_text() == "AssertionError: the checkout broke"
+    context.close()
+    assert requests == [path.as_uri()]

@@ -130,6 +130,11 @@ def test_an_illegal_distinct_id_fails_the_test_at_teardown(inner: pytest.Pyteste
             analytics.record([make_event("$identify", "u", **{
                 "$anon_distinct_id": "a", "$process_person_profile": False})])
 
+        @pytest.mark.xfail(reason="a known bug", strict=True)
+        def test_an_expected_failure_gets_no_second_error_at_teardown(analytics):
+            analytics.record([make_event("signed_up", "None", source="server")])
+            assert False
+
         def test_a_refused_merge_of_identified_persons_is_left_to_assert_same_person(analytics):
             analytics.record([
                 make_event("$identify", "a", **{"$anon_distinct_id": "x"}),
@@ -138,7 +143,7 @@ def test_an_illegal_distinct_id_fails_the_test_at_teardown(inner: pytest.Pyteste
             ])
     """)
     result = inner.runpytest("-p", "hybrid_analytics", "--rootdir", str(inner.path))
-    result.assert_outcomes(passed=4, errors=2)
+    result.assert_outcomes(passed=4, errors=2, xfailed=1)
     result.stdout.fnmatch_lines(
         [
             "*PostHog would refuse or lose these ids (1):",

@@ -49,7 +49,9 @@ def open_app(analytics: Analytics, page: Page, web_app: WebApp) -> str:
 
 
 def timeline(analytics: Analytics) -> list[tuple[str, str | None]]:
-    return [(e.event, e.distinct_id) for e in analytics.events]
+    """What the SDK captured, in the order it captured it (two batches of posthog-js may reach
+    the collector in either order on a loaded machine; each event's own time decides)."""
+    return [(e.event, e.distinct_id) for e in sorted(analytics.events, key=lambda e: e.timestamp)]
 
 
 def ids(person: Person | None) -> set[str]:

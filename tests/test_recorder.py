@@ -165,3 +165,79 @@ def test_recording_from_many_threads_loses_nothing(ev: MakeEvent) -> None:
     for thread in threads:
         thread.join()
     assert sorted(e.uuid or "" for e in recorder.events) == sorted(str(i) for i in range(200))
+
+
+# -- the next step a wait_for failure ends with fits what arrived ----------------------------------
+
+
+def next_step(recorder: EventRecorder, *args: object, **kwargs: object) -> str:
+    with pytest.raises(AssertionError) as info:
+        recorder.wait_for(*args, timeout=0, **kwargs)  # type: ignore[arg-type]
+    return str(info.value).splitlines()[-1]
+
+
+@pytest.fixture
+def shop(ev: MakeEvent) -> EventRecorder:
+    rec = EventRecorder()
+    rec.record(
+        [
+            ev("$pageview", "anon", at=0),
+            ev("purchase_completed", "user", at=1, amount=99.5),
+            ev("add_to_cart", "anon", at=2, sku="A-1"),
+        ]
+    )
+    return rec
+
+
+def test_with_no_near_miss_the_next_step_names_similar_names(shop: EventRecorder) -> None:
+    assert next_step(shop, "purchase") == (
+        "Next step: no event named 'purchase' arrived, but 1 similar name was captured: "
+        "'purchase_completed'; check the name the app sends (or the query's)."
+    )
+    assert next_step(shop, "Add To Cart", sku="A-1") == (
+        "Next step: no event named 'Add To Cart' arrived, but 1 similar name was captured: "
+        "'add_to_cart'; check the name the app sends (or the query's)."
+    )
+    with pytest.raises(AssertionError) as info:
+        shop.wait_for("purchase", timeout=0)
+    assert "Near misses" not in str(info.value)
+
+
+def test_with_no_similar_name_the_next_step_lists_what_arrived(shop: EventRecorder) -> None:
+    assert next_step(shop, "refund_issued") == (
+        "Next step: no event named 'refund_issued' arrived, nor one with a similar name "
+        "(captured: '$pageview', 'purchase_completed', 'add_to_cart'); check that the app "
+        "captures it on this path, or raise timeout= if it is slow."
+    )
+    assert next_step(shop, lambda name: name.startswith("order")) == (
+        "Next step: no captured event's name passes <lambda> (captured: '$pageview', "
+        "'purchase_completed', 'add_to_cart'); check the predicate, or raise timeout= if the "
+        "event is slow."
+    )
+
+
+def test_the_next_step_says_when_the_event_came_from_the_other_side(
+    shop: EventRecorder, ev: MakeEvent
+) -> None:
+    assert next_step(shop, "purchase_completed", source="server") == (
+        "Next step: nothing arrived from the server; check that side's SDK is set up and "
+        "flushed (README, 'Roads'). 1 matching event arrived from the client: wait with "
+        "source='client' if that side is meant."
+    )
+    shop.record([ev("receipt_emailed", "user", source="server", at=3)])
+    assert next_step(shop, "purchase_completed", source="server", amount=99.5) == (
+        "Next step: 1 matching event arrived from the client instead; check that the server "
+        "sends it, or wait with source='client' if that side is meant."
+    )
+
+
+def test_the_next_step_counts_what_matched_and_names_near_misses_only_when_there_are_some(
+    shop: EventRecorder,
+) -> None:
+    assert next_step(shop, "purchase_completed", count=2) == (
+        "Next step: only 1 matching event arrived, fewer than count= asks; check that the app "
+        "sends each one, or raise timeout= if the rest are slow."
+    )
+    assert next_step(shop, "purchase_completed", amount=5) == (
+        "Next step: compare the near misses with the query; raise timeout= if the event is slow."
+    )

@@ -131,7 +131,10 @@ TESTS = 4 + 3 * 6
 
 
 @pytest.fixture
-def inner(pytester: pytest.Pytester) -> pytest.Pytester:
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # Run under an outer pytest-xdist, the inner runs would inherit the outer worker's name.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makeini(f"""
         [pytest]
         addopts = -p no:cacheprovider
@@ -191,3 +194,125 @@ def test_two_workers_give_the_serial_results_each_with_its_own_collector(
     for line in pages:  # every SDK request went to its own worker's collector and test
         assert line["sdk"] >= 2, line
         assert line["elsewhere"] == [], line
+
+
+# -- the run's reports under -n 2: one audit, one HTML file, every test ----------------------------
+
+REPORT_SUITE = """
+import os
+
+import pytest
+import requests
+from posthog import Posthog
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "serial")
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_server(analytics, n):
+    client = Posthog("phc_k", host=analytics.host, sync_mode=True)
+    client.capture("order_created", distinct_id=f"u{n}", properties={"worker": WORKER})
+    client.shutdown()
+    analytics.wait_for("order_created", source="server")
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_client_road(analytics, n):
+    event = {"event": "$pageview", "properties": {"distinct_id": f"a{n}", "$lib": "web",
+                                                  "worker": WORKER}}
+    assert requests.post("https://us.i.posthog.com/i/v0/e/", json=event, timeout=5).ok
+    analytics.wait_for("$pageview", source="client")
+
+
+def test_skipped(analytics):
+    pytest.skip("no payment provider here")
+
+
+@pytest.mark.xfail(reason="known bug")
+def test_xfails(analytics):
+    assert analytics.find("refund_issued")
+
+
+def test_without_analytics():
+    pass
+"""
+REPORT_TESTS = 8 + 4 + 2  # the tests that ask for analytics
+
+
+def reported(inner: pytest.Pytester, *args: str) -> tuple[str, str, list[str]]:
+    """Run the suite with the report and the audit: (its terminal output, the HTML, the files
+    in the report's directory)."""
+    out = inner.path / f"out{len(list(inner.path.glob('out*')))}"
+    result = inner.runpytest_subprocess(
+        f"--analytics-report={out}", "--analytics-audit", *args, timeout=180
+    )
+    result.assert_outcomes(passed=13, skipped=1, xfailed=1)
+    files = sorted(path.name for path in out.iterdir())
+    return result.stdout.str(), (out / "analytics-report.html").read_text(), files
+
+
+def test_two_workers_give_one_audit_and_one_report_of_every_test(inner: pytest.Pytester) -> None:
+    inner.makepyfile(test_suite=REPORT_SUITE)
+    serial_out, serial_html, serial_files = reported(inner, "-p", "no:xdist")
+    out, html, files = reported(inner, "-n", "2")
+
+    assert "2 workers [15 items]" in out
+    assert serial_files == files == ["analytics-report.html"]  # no per-worker file
+    for text in (serial_out, out):
+        assert text.count("analytics audit") == 1
+        assert (
+            text.count(
+                "Analytics audit: the guide's Validation Checklist, judged from 14 tests and "
+                "12 events"
+            )
+            == 1
+        )
+        assert text.count("hybrid-analytics: HTML report written to") == 1
+        assert "  PASS          Critical events tracked server-side for reliability" in text
+    for page in (serial_html, html):
+        summary = page.split('<p class="summary">')[1].split(" · generated")[0]
+        assert summary == (
+            f"{REPORT_TESTS} tests · <b class='good'>0 failed</b> · 1 skipped · 1 xfailed · "
+            "12 events (4 client, 8 server) · 0 findings"
+        )
+        assert page.count("<section class='test card ") == REPORT_TESTS
+        assert page.count("class='mark server'") == 8
+        assert page.count("class='mark client'") == 4
+        assert (
+            "<span class='reason skipped'><b>Skipped:</b> no payment provider here</span>" in page
+        )
+        assert "test_without_analytics" not in page
+    # Every worker's tests are in the one report, their events with them.
+    assert '"worker": "gw0"' in html
+    assert '"worker": "gw1"' in html
+    assert '"worker": "serial"' in serial_html
+
+
+def test_a_worker_that_crashes_is_named_not_silently_dropped(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        test_suite="""
+        import os
+
+        import pytest
+
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_fine(analytics, n):
+            pass
+
+
+        def test_crash(analytics):
+            os._exit(1)
+        """
+    )
+    result = inner.runpytest_subprocess(
+        "-n", "2", "--analytics-report=out", "--analytics-audit", timeout=180
+    )
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "hybrid-analytics: 1 pytest-xdist worker (gw?) went down before handing over its "
+            "tests' records: the audit and the report leave those tests out."
+        ]
+    )
+    assert sorted(path.name for path in (inner.path / "out").iterdir()) == ["analytics-report.html"]

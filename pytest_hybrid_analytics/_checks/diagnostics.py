@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, walk
 from pytest_hybrid_analytics._model.events import CapturedEvent, parse_timestamp
+from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord
 from pytest_hybrid_analytics._model.text import duration, format_value, plural, was
 from pytest_hybrid_analytics._model.wire import PayloadError
 
@@ -86,11 +87,13 @@ def diagnose(
     console: Iterable[str] = (),
     max_skew: timedelta = timedelta(minutes=10),
     rate_limit_floor: float = 5,
+    sdk_log: Iterable[SdkLogRecord] = (),
 ) -> list[Finding]:
     """Every troubleshooting finding in one test's capture, grouped by check.
 
     ``notes`` are the test's ``analytics.client_notes``; ``console`` what posthog-js said in
-    the browser console (``analytics.console``). ``max_skew`` is how far a timestamp may be
+    the browser console (``analytics.console``); ``sdk_log`` what the ``posthog`` SDK logged
+    (``analytics.sdk_log``). ``max_skew`` is how far a timestamp may be
     from its arrival, ``rate_limit_floor`` how few client rate-limit tokens count as "hit".
 
     >>> for finding in diagnose(analytics, notes=analytics.client_notes,
@@ -107,7 +110,34 @@ def diagnose(
         *_limits(evs),
         *_rate_limit(evs, rate_limit_floor),
         *_repeated_person_updates(evs),
+        *_sdk_errors(sdk_log),
     ]
+
+
+def _sdk_errors(records: Iterable[SdkLogRecord]) -> list[Finding]:
+    """What the ``posthog`` SDK logged and swallowed during the test (``analytics.sdk_log``):
+    each distinct record once, with how many times it was logged."""
+    counts: dict[tuple[str, str, str, str | None, str | None], int] = {}
+    first: dict[tuple[str, str, str, str | None, str | None], SdkLogRecord] = {}
+    for record in records:
+        key = (record.level, record.logger, record.message, record.site, record.client_site)
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, record)
+    found = []
+    for key, count in counts.items():
+        text = first[key].explain()
+        if count > 1:
+            text = f"{text.removesuffix('.')} (logged {count} times)."
+        elif not text.endswith("."):
+            text += "."
+        found.append(
+            Finding(
+                "diagnostic",
+                "sdk-error",
+                f"{text} The SDK logged it and went on; the app was never told.",
+            )
+        )
+    return _capped(found, "sdk-error", "SDK errors and warnings")
 
 
 #: Identical idempotent bookkeeping sent this many times in one test is worth a word.

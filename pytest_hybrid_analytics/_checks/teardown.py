@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.person_checks import person_findings
 from pytest_hybrid_analytics._checks.pii import PiiGuard
+from pytest_hybrid_analytics._checks.redaction import mask_secrets
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
 from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._recording.timeline import format_rejected
@@ -73,29 +74,40 @@ class Checks:
         return failing, reported
 
 
-#: Per kind of finding that fails a test: its heading and what to do next.
+#: Per kind of finding that fails a test: its heading, what to do next, the marker's keyword
+#: that lets it through and the README section. The keyword's list names what was found: the
+#: codes (plan, persons) or the property paths (PII).
 _FINDING_TEXTS = (
     (
         "persons",
         "PostHog would refuse or lose these ids",
         "send the real user id, never a placeholder such as 'None' or 'undefined', and identify "
-        "only where person profiles are processed; allow a code with "
-        "@pytest.mark.analytics(allow_warnings=['illegal-distinct-id']) (README, 'Persons').",
+        "only where person profiles are processed",
+        "allow_warnings",
+        "Persons",
     ),
     (
         "pii",
         "Sensitive data in client events",
         "keep card numbers, passwords and tokens on the server (guide: 'Don't send sensitive "
-        "data client-side'), or allow a property with @pytest.mark.analytics(allow_pii=['name']) "
-        "(README, 'Checks at teardown').",
+        "data client-side')",
+        "allow_pii",
+        "Checks at teardown",
     ),
     (
         "plan",
         "The tracking plan was broken",
-        "fix the event or the plan, or allow the codes with "
-        "@pytest.mark.analytics(allow_plan=['extra-property']) (README, 'Tracking plan').",
+        "fix the event or the plan",
+        "allow_plan",
+        "Tracking plan",
     ),
 )
+
+
+def _allowing(keyword: str, found: Sequence[Finding]) -> str:
+    """``allow_plan=['wrong-type']``: the marker's keyword with what was found."""
+    names = [mask_secrets(f.path or "") if keyword == "allow_pii" else f.code for f in found]
+    return f"{keyword}={list(dict.fromkeys(name for name in names if name))!r}"
 
 
 def teardown_failure(rejected: Sequence[RejectedRequest], failing: Sequence[Finding]) -> str | None:
@@ -111,9 +123,13 @@ def teardown_failure(rejected: Sequence[RejectedRequest], failing: Sequence[Find
             "@pytest.mark.analytics(allow_rejected=True) if bad input is what it tests "
             "(README, 'Rejected requests')."
         )
-    for kind, heading, next_step in _FINDING_TEXTS:
+    for kind, heading, advice, keyword, section in _FINDING_TEXTS:
         found = [f for f in failing if f.kind == kind]
         if found:
             listed = "\n".join(f"  {finding}" for finding in found)
-            parts.append(f"{heading} ({len(found)}):\n{listed}\nNext step: {next_step}")
+            parts.append(
+                f"{heading} ({len(found)}):\n{listed}\nNext step: {advice}, or let this test "
+                f"through with @pytest.mark.analytics({_allowing(keyword, found)}) "
+                f"(README, {section!r})."
+            )
     return "\n\n".join(parts) or None

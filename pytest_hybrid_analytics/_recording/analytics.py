@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord, sdk_log_lines
 from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
 from pytest_hybrid_analytics._recording.fake_api import FakePostHog
@@ -83,6 +84,12 @@ class Analytics(EventRecorder):
         self.client_notes: list[ClientNote] = []
         #: What posthog-js said in the console of attached pages (why it dropped an event...).
         self.console: list[str] = []
+        #: Errors and warnings the ``posthog`` SDK logged in this process during the test (it
+        #: swallows them: a wrong ``capture()`` signature, a capture after ``shutdown()``...).
+        self.sdk_log: list[SdkLogRecord] = []
+        #: What the attached pages' own scripts did wrong: uncaught errors, scripts that failed
+        #: to load, a page that never called ``posthog.init``.
+        self.page_errors: list[str] = []
         self._roads = roads
 
     def flush(self, *, timeout: float = 5.0, clients: bool = True) -> None:
@@ -128,14 +135,13 @@ class Analytics(EventRecorder):
         return delivered
 
     def _nudge(self, timeout: float) -> None:
-        """A wait not satisfied at once: the attached pages and the in-process clients that
-        would deliver within ``timeout`` anyway deliver now, so the wait ends milliseconds after
-        the app captured (what would not have arrived in time is left alone: the verdict is
-        the same as without the nudge)."""
-        if self._roads is None:
-            return
-        self._roads.flush_pages()
-        self._roads.flush_clients(self, within=timeout)
+        """A wait not satisfied at once: the in-process clients that would deliver within
+        ``timeout`` anyway deliver now, so the wait ends milliseconds after the app captured
+        (what would not have arrived in time is left alone: the verdict is the same as without
+        the nudge). Pages are not nudged: posthog-js's only way to send at once is its unload
+        path (``sendBeacon``, another encoding and order), so they keep their 250 ms batch."""
+        if self._roads is not None:
+            self._roads.flush_clients(self, within=timeout)
 
     def _notes(self, query: Query) -> list[str]:
         notes = []
@@ -161,6 +167,13 @@ class Analytics(EventRecorder):
         if self.console:
             shown = list(dict.fromkeys(self.console))[-8:]
             notes += ["posthog-js said in the browser console:", *(f"  {line}" for line in shown)]
+        notes += sdk_log_lines(self.sdk_log)
+        if self.page_errors and not any(e.source == "client" for e in self.events):
+            said = list(dict.fromkeys(self.page_errors))[-8:]
+            notes += [
+                "No client event arrived, and the attached pages reported (analytics.page_errors):",
+                *(f"  {line}" for line in said),
+            ]
         return notes
 
     def attach(self, page_or_context: Any) -> Any:

@@ -26,7 +26,8 @@ def describe_wanted(wanted: Any) -> str:
     if isinstance(wanted, types.UnionType):
         return f"<any {wanted}>"
     if callable(wanted):
-        return f"<{getattr(wanted, '__name__', 'predicate')}>"
+        name = getattr(wanted, "__name__", "predicate")
+        return name if name.startswith("<") else f"<{name}>"
     return format_value(wanted)
 
 

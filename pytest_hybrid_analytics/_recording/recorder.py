@@ -61,7 +61,7 @@ class EventRecorder(EventStore):
         return self.identity.warnings
 
     def __repr__(self) -> str:
-        return f"<EventRecorder {len(self)} events, {len(self.rejected)} rejected>"
+        return f"<EventRecorder {plural(len(self), 'event')}, {len(self.rejected)} rejected>"
 
     def find(
         self,
@@ -172,12 +172,82 @@ def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], que
             "initialised and points at a host the harness covers (README, 'Roads'), and "
             "that a server SDK was flushed."
         )
-    if query.source and not any(e.source == query.source for e in events):
+    import dataclasses
+    import re
+    from difflib import SequenceMatcher
+
+    from pytest_hybrid_analytics._model.text import was
+    from pytest_hybrid_analytics._recording.query import describe_wanted
+
+    def listed(names: list[str]) -> str:
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        return ", ".join(map(repr, names[:5])) + more
+
+    nothing_here = query.source is not None and not any(e.source == query.source for e in events)
+    if query.source is not None:
+        other = "client" if query.source == "server" else "server"
+        anywhere = dataclasses.replace(query, source=None)
+        elsewhere = [e for e in events if e.source == other and anywhere.matches(e)]
+        if elsewhere:
+            found = f"{plural(len(elsewhere), 'matching event')} arrived from the {other}"
+            if nothing_here:
+                return (
+                    f"Next step: nothing arrived from the {query.source}; check that side's SDK "
+                    f"is set up and flushed (README, 'Roads'). {found}: wait with "
+                    f"source={other!r} if that side is meant."
+                )
+            return (
+                f"Next step: {found} instead; check that the {query.source} sends it, or wait "
+                f"with source={other!r} if that side is meant."
+            )
+    if nothing_here:
         return (
             f"Next step: nothing arrived from the {query.source}; check that side's SDK "
             "is set up and flushed (README, 'Roads')."
         )
-    return "Next step: compare the near misses with the query; raise timeout= if the event is slow."
+    if query.near_misses(events):
+        return (
+            "Next step: compare the near misses with the query; raise timeout= if the event "
+            "is slow."
+        )
+    matched = [e for e in events if query.matches(e)]
+    if matched:
+        return (
+            f"Next step: only {plural(len(matched), 'matching event')} arrived, fewer than "
+            "count= asks; check that the app sends each one, or raise timeout= if the rest "
+            "are slow."
+        )
+    names = list(dict.fromkeys(e.event for e in events))
+    if not isinstance(query.event, str):
+        return (
+            f"Next step: no captured event's name passes {describe_wanted(query.event)} "
+            f"(captured: "
+            f"{listed(names)}); check the predicate, or raise timeout= if the event is slow."
+        )
+
+    def plain(name: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", name.lower())
+
+    wanted = plain(query.event)
+
+    def likeness(name: str) -> float:
+        other = plain(name)
+        if wanted and other and (wanted in other or other in wanted):
+            return 1.0
+        return SequenceMatcher(None, wanted, other).ratio()
+
+    close = sorted((n for n in names if likeness(n) >= 0.6), key=likeness, reverse=True)[:3]
+    if close:
+        return (
+            f"Next step: no event named {query.event!r} arrived, but "
+            f"{plural(len(close), 'similar name')} {was(len(close))} captured: {listed(close)}; "
+            "check the name the app sends (or the query's)."
+        )
+    return (
+        f"Next step: no event named {query.event!r} arrived, nor one with a similar name "
+        f"(captured: {listed(names)}); check that the app captures it on this path, or raise "
+        "timeout= if it is slow."
+    )
 
 
 def events_of(events: EventRecorder | Iterable[CapturedEvent]) -> list[CapturedEvent]:

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from pytest_hybrid_analytics._checks.assertions import find_duplicates
@@ -27,6 +26,7 @@ from pytest_hybrid_analytics._reports.records import RecordedTest
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics._checks.plan import TrackingPlan
+    from pytest_hybrid_analytics._recording.client_notes import ClientNote
 
 __all__ = ["CHECKLIST", "Audit", "AuditLine", "Verdict", "audit", "looks_critical"]
 
@@ -74,54 +74,106 @@ _LABEL = {"pass": "PASS", "fail": "FAIL", "cannot judge": "CANNOT JUDGE"}
 _MAX_NAMED = 3
 _MAX_EVIDENCE = 5
 
-#: Words that make an event critical: money and subscriptions (guide: "Track conversion
-#: events server-side", "Use server-side for financial and subscription events").
-_CRITICAL_WORDS = frozenset(
+#: Nouns of money, orders and subscriptions: an event named by one records a business fact,
+#: whatever lifecycle verb follows (``subscription_started``, ``order_created``,
+#: ``payment_failed``, ``trial_started``...). Guide: "Track conversion events server-side",
+#: "Use server-side for financial and subscription events".
+_CRITICAL_NOUNS = frozenset(
     {
         "purchase",
-        "purchased",
+        "purchases",
         "payment",
         "payments",
-        "paid",
+        "order",
+        "orders",
         "subscription",
         "subscriptions",
-        "subscribed",
-        "unsubscribed",
+        "trial",
+        "trials",
         "renewal",
-        "renewed",
+        "renewals",
         "refund",
-        "refunded",
+        "refunds",
         "invoice",
-        "invoiced",
+        "invoices",
         "charge",
-        "charged",
+        "charges",
+        "chargeback",
         "transaction",
+        "transactions",
+        "billing",
+        "payout",
+        "payouts",
+        "donation",
+        "donations",
+        "revenue",
     }
 )
-_CRITICAL_PAIRS = frozenset(
-    {("order", "completed"), ("order", "placed"), ("order", "paid"), ("checkout", "completed")}
-)
-#: Words of a UI interaction about money, tracked client-side on purpose.
-_INTERACTION_WORDS = frozenset(
+#: Verbs that say money moved or a subscription changed, whatever they follow
+#: (``user_subscribed``, ``plan_upgraded``).
+_CRITICAL_VERBS = frozenset(
     {
-        "clicked",
+        "purchased",
+        "paid",
+        "subscribed",
+        "unsubscribed",
+        "renewed",
+        "refunded",
+        "invoiced",
+        "charged",
+        "upgraded",
+        "downgraded",
+    }
+)
+#: A checkout is a flow of pages until it ends: critical only with its outcome
+#: (``checkout_completed``, not ``checkout_started`` or ``checkout_step_viewed``).
+_CHECKOUT_OUTCOMES = frozenset(
+    {"completed", "complete", "succeeded", "success", "finished", "confirmed", "placed", "failed"}
+)
+#: Words of an interaction with the page (an element, or what a user does to one): a click on
+#: a "Subscribe" button, or a payment form submitted in the browser, is tracked client-side on
+#: purpose, whatever noun it names (the server tracks the payment itself).
+_UI_WORDS = frozenset(
+    {
+        "button",
+        "btn",
+        "cta",
+        "link",
+        "page",
+        "screen",
+        "form",
+        "modal",
+        "dialog",
+        "popup",
+        "banner",
+        "tab",
+        "menu",
+        "dropdown",
+        "tooltip",
+        "widget",
+        "icon",
         "click",
-        "viewed",
+        "clicked",
+        "tap",
+        "tapped",
+        "pressed",
         "view",
+        "viewed",
         "opened",
         "shown",
         "seen",
-        "started",
+        "displayed",
         "hovered",
         "focused",
         "scrolled",
         "closed",
-        "changed",
+        "dismissed",
+        "expanded",
+        "collapsed",
+        "toggled",
         "selected",
-        "button",
-        "page",
-        "form",
-        "modal",
+        "submit",
+        "submitted",
     }
 )
 
@@ -227,21 +279,26 @@ def _side(test: RecordedTest, source: str) -> list[CapturedEvent]:
 
 
 def looks_critical(event: str) -> bool:
-    """Whether an event's name says money or a subscription (and not a click on a button).
+    """Whether an event's name records money, an order or a subscription (and not a click).
 
-    >>> looks_critical("purchase_completed"), looks_critical("checkout_button_clicked")
+    A name with such a noun is critical whatever lifecycle verb follows it; a name that says an
+    interaction with the page (``clicked``, ``viewed``, ``button``, ``page``...) is not.
+
+    >>> looks_critical("subscription_started"), looks_critical("checkout_button_clicked")
     (True, False)
     """
-    parts = words(event.lstrip("$"))
-    if _INTERACTION_WORDS.intersection(parts):
+    parts = set(words(event.lstrip("$")))
+    if parts & _UI_WORDS:
         return False
-    pairs = set(pairwise(parts))
-    return bool(_CRITICAL_WORDS.intersection(parts) or _CRITICAL_PAIRS & pairs)
+    if parts & (_CRITICAL_NOUNS | _CRITICAL_VERBS):
+        return True
+    return "checkout" in parts and bool(parts & _CHECKOUT_OUTCOMES)
 
 
 def audit(
     tests: Iterable[RecordedTest],
     *,
+    session_notes: Iterable[ClientNote] = (),
     plan: TrackingPlan | None = None,
     critical: Collection[str] | None = None,
     window: timedelta = timedelta(seconds=10),
@@ -250,12 +307,15 @@ def audit(
 
     Critical events are those ``critical`` names, else those the ``plan`` marks critical (a
     payment, subscription or sensitive kind, or ``critical: true``), else those whose names
-    say money or a subscription (:func:`looks_critical`). ``window`` is the duplicate window
-    of :func:`~pytest_hybrid_analytics.assert_no_duplicates`.
+    say money, an order or a subscription (:func:`looks_critical`). ``window`` is the duplicate
+    window of :func:`~pytest_hybrid_analytics.assert_no_duplicates`. ``session_notes`` are what
+    the harness found about ``posthog`` clients as the run ended (no test's: they count as
+    none).
 
     >>> print(audit(recorded_tests).render())
     """
     runs = list(tests)
+    at_exit = list(session_notes)
     is_critical: Callable[[str], bool]
     if critical is not None:
         wanted = frozenset(critical)
@@ -273,7 +333,7 @@ def audit(
         _identity(runs),
         _duplicates(runs, window),
         _critical(runs, is_critical, plan is not None or critical is not None),
-        _shutdown(runs),
+        _shutdown(runs, at_exit),
         _anonymous(runs),
         _user_properties(runs),
         _utc(runs),
@@ -286,6 +346,15 @@ def audit(
 
 
 def _sdk_seen(runs: list[RecordedTest], side: str, check: str) -> AuditLine:
+    if side == "server":
+        errors = [
+            f"{t.nodeid}: {finding.message}"
+            for t in runs
+            for finding in t.findings
+            if finding.code == "sdk-error"
+        ]
+        if errors:
+            return AuditLine(check, "fail", _capped(errors))
     seen = [(t, _side(t, side)) for t in runs]
     seen = [(t, mine) for t, mine in seen if mine]
     if seen:
@@ -497,13 +566,28 @@ def _critical(
     )
 
 
-def _shutdown(runs: list[RecordedTest]) -> AuditLine:
-    evidence = []
-    for test in runs:
-        for note in test.notes:
-            evidence.append(f"{test.nodeid}: {note}")
+def _shutdown(runs: list[RecordedTest], at_exit: list[ClientNote]) -> AuditLine:
+    """Judged from the notes that are findings (events a client would lose or send late, a
+    capture dropped after shutdown); a client the tests' process kept running is no finding,
+    as a web app's long-lived client is normal, but then its shutdown at exit is not seen."""
+    noted = [(t.nodeid, note) for t in runs for note in t.notes]
+    noted += [("at session end", note) for note in at_exit]
+    evidence = [f"{where}: {note}" for where, note in noted if getattr(note, "finding", True)]
     if evidence:
         return AuditLine(SHUTDOWN, "fail", _capped(evidence))
+    if noted:
+        sites = list(dict.fromkeys(note.site for _, note in noted))
+        one = len(sites) == 1
+        return AuditLine(
+            SHUTDOWN,
+            "cannot judge",
+            (
+                f"the tests' process kept {plural(len(sites), 'posthog client')} running "
+                f"(created at {_names(sites)}), as a web app keeps a long-lived one, and none "
+                f"lost an event: whether the app shuts {'it' if one else 'them'} down on "
+                "process exit (atexit) cannot be seen from the tests",
+            ),
+        )
     watched = [t for t in runs if any(e.transport == "requests" for e in _side(t, "server"))]
     if watched:
         return AuditLine(

@@ -35,6 +35,7 @@ from pytest_hybrid_analytics._reports.templating import load_template
 
 if TYPE_CHECKING:
     from pytest_hybrid_analytics._model.events import RejectedRequest
+    from pytest_hybrid_analytics._recording.client_notes import ClientNote
     from pytest_hybrid_analytics._reports.audit import Audit
 
 __all__ = ["REPORT_NAME", "render_html", "write_report"]
@@ -63,6 +64,14 @@ _PALETTE = (
     "#57606a",
 )
 _FAILED = ("failed", "error")
+#: Outcomes the header counts besides the failures (passed is what is left).
+_OTHER_OUTCOMES = ("skipped", "xfailed", "xpassed")
+#: What a test's reason is introduced by, per outcome.
+_REASON_TITLES = {
+    "skipped": "Skipped",
+    "xfailed": "Expected to fail",
+    "xpassed": "Passed, though expected to fail",
+}
 _KIND_TITLES = {
     "pii": "PII guard",
     "plan": "Tracking plan",
@@ -97,8 +106,12 @@ def render_html(
     title: str = "PostHog analytics report",
     audit: Audit | None = None,
     generated: datetime | None = None,
+    session_notes: Sequence[ClientNote] = (),
 ) -> str:
     """The whole report as one HTML document.
+
+    ``session_notes`` (what the harness found about ``posthog`` clients as the run ended) are
+    shown after the tests, and are no test.
 
     >>> text = render_html([RecordedTest("tests/test_shop.py::test_buy", "failed",
     ...                                  events=analytics.events)])
@@ -112,21 +125,33 @@ def render_html(
     sides = Counter(e.source for t in tests for e in t.events)
     failed = sum(t.outcome in _FAILED for t in tests)
     findings = sum(len(t.findings) for t in tests)
+    outcomes = Counter(t.outcome for t in tests)
+    others = "".join(
+        f"{outcomes[outcome]} {outcome} · " for outcome in _OTHER_OUTCOMES if outcomes[outcome]
+    )
     summary = (
         f"{plural(len(tests), 'test')} · "
-        f"<b class='{'bad' if failed else 'good'}'>{failed} failed</b> · "
-        f"{events} events ({sides['client']} client, {sides['server']} server) · "
+        f"<b class='{'bad' if failed else 'good'}'>{failed} failed</b> · {others}"
+        f"{plural(events, 'event')} ({sides['client']} client, {sides['server']} server) · "
         f"{plural(findings, 'finding')} · generated "
         f"{when.strftime('%Y-%m-%d %H:%M:%S')} UTC"
     )
     toc = "".join(
         f"<li><a href='#t{n}'>{_badge(t.outcome)} <code>{_e(t.nodeid)}</code></a>"
-        f"<span class='muted'>{len(t.events)} events"
-        + (f" · {len(t.findings)} findings" if t.findings else "")
+        f"<span class='muted'>{plural(len(t.events), 'event')}"
+        + (f" · {plural(len(t.findings), 'finding')}" if t.findings else "")
         + "</span></li>"
         for n, t in enumerate(ordered)
     )
     sections = "\n".join(_section(n, test) for n, test in enumerate(ordered))
+    if not sections:
+        sections = "<p class='muted'>No test used the analytics fixture.</p>"
+    if session_notes:
+        sections += (
+            "\n<section class='card session' id='session-end'><h3>SDK lifecycle at session end "
+            f"<span class='muted'>({len(session_notes)})</span></h3>"
+            f"<ul>{''.join(f'<li>{_e(note)}</li>' for note in session_notes)}</ul></section>"
+        )
     return _PAGE.render(
         title=_e(title),
         css=_CSS,
@@ -135,7 +160,7 @@ def render_html(
         toc=toc,
         toc_class=" many" if len(tests) > 8 else "",
         audit=_audit(audit) if audit is not None else "",
-        sections=sections or "<p class='muted'>No test used the analytics fixture.</p>",
+        sections=sections,
     )
 
 
@@ -145,6 +170,7 @@ def write_report(
     *,
     title: str = "PostHog analytics report",
     audit: Audit | None = None,
+    session_notes: Sequence[ClientNote] = (),
 ) -> Path:
     """Write :func:`render_html` to ``directory/analytics-report.html`` (creating the
     directory) and return the file's path.
@@ -155,7 +181,10 @@ def write_report(
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REPORT_NAME
-    path.write_text(render_html(tests, title=title, audit=audit), encoding="utf-8")
+    path.write_text(
+        render_html(tests, title=title, audit=audit, session_notes=session_notes),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -283,7 +312,8 @@ def _section(number: int, test: RecordedTest) -> str:
     )
     hidden = len(test.events) + len(test.rejected) - len(items)
     more = (
-        f"<p class='muted'>{hidden} events in the middle of this test are not drawn.</p>"
+        f"<p class='muted'>{plural(hidden, 'event')} in the middle of this test "
+        f"{'is' if hidden == 1 else 'are'} not drawn.</p>"
         if hidden
         else ""
     )
@@ -305,7 +335,7 @@ def _section(number: int, test: RecordedTest) -> str:
     if test.rejected:
         facts.append(f"<b class='bad'>{len(test.rejected)} rejected</b>")
     if test.findings:
-        facts.append(f"<b class='warn'>{len(test.findings)} findings</b>")
+        facts.append(f"<b class='warn'>{plural(len(test.findings), 'finding')}</b>")
     timeline = (
         f"<div class='scroller'><div class='track' style='width:{width}px;height:{height}px'>"
         f"{lanes}<svg class='links' width='{width}' height='{height}' aria-hidden='true'>"
@@ -313,18 +343,12 @@ def _section(number: int, test: RecordedTest) -> str:
         if items
         else "<p class='muted empty'>No PostHog event reached the recorder in this test.</p>"
     )
-    failure = (
-        "<details class='failure' open><summary>Failure</summary>"
-        f"<pre>{_e(clip(test.message, 6000, counted=True))}"
-        "</pre></details>"
-        if test.message and test.outcome in _FAILED
-        else ""
-    )
+    failure = _failure(test)
     return (
         f"<section class='test card {_e(test.outcome)}' id='{anchor}'>"
         f"<details{' open' if test.outcome in _FAILED or number == 0 else ''}>"
         f"<summary>{_badge(test.outcome)} <code class='nodeid'>{_e(test.nodeid)}</code>"
-        f"<span class='facts'>{' · '.join(facts)}</span></summary>"
+        f"<span class='facts'>{' · '.join(facts)}</span>{_reason(test)}</summary>"
         f"{failure}<div class='people'>{people}</div>{timeline}{more}"
         f"<div class='panel' data-for='{anchor}'><p class='muted'>Click an event to see its "
         "properties.</p></div>"
@@ -332,6 +356,27 @@ def _section(number: int, test: RecordedTest) -> str:
         f"<script type='application/json' class='data' data-for='{anchor}'>"
         f"{json_for_html(data)}</script>"
         "</details></section>"
+    )
+
+
+def _reason(test: RecordedTest) -> str:
+    """Why a test was skipped, or expected to fail, on its summary line (seen while folded)."""
+    title = _REASON_TITLES.get(test.outcome)
+    if title is None:
+        return ""
+    reason = test.reason or "no reason given"
+    return f"<span class='reason {_e(test.outcome)}'><b>{title}:</b> {_e(reason)}</span>"
+
+
+def _failure(test: RecordedTest) -> str:
+    """The failure of a failed test, open; the failure an xfailed test expected, folded."""
+    if not test.message or (test.outcome not in _FAILED and test.outcome != "xfailed"):
+        return ""
+    failing = test.outcome in _FAILED
+    return (
+        f"<details class='failure'{' open' if failing else ''}><summary>"
+        f"{'Failure' if failing else 'The expected failure'}</summary>"
+        f"<pre>{_e(clip(test.message, 6000, counted=True))}</pre></details>"
     )
 
 

@@ -1,19 +1,32 @@
 """What a whole run hands the reports: one :class:`RecordedTest` per test.
 
 Free of pytest: the plugin fills one per test from its ``analytics`` fixture and its report, and
-the audit and the HTML report read a list of them.
+the audit and the HTML report read a list of them. Under pytest-xdist each worker hands its
+records to the controller as one JSON text (:func:`dump_run`, :func:`load_run`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
+from pytest_hybrid_analytics._reports.jsonl import (
+    event_from_json,
+    event_to_json,
+    rejected_from_json,
+    rejected_to_json,
+)
 
-__all__ = ["RecordedTest"]
+__all__ = ["OUTCOMES", "RecordedTest", "dump_run", "load_run"]
+
+#: A test's outcomes, in the words pytest's summary uses.
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
 @dataclass(slots=True)
@@ -29,7 +42,8 @@ class RecordedTest:
 
     #: The pytest node id.
     nodeid: str
-    #: ``"passed"``, ``"failed"``, ``"error"`` (setup/teardown), ``"skipped"``, ``"xfailed"``...
+    #: One of :data:`OUTCOMES`: ``"passed"``, ``"failed"``, ``"error"`` (setup/teardown),
+    #: ``"skipped"``, ``"xfailed"``, ``"xpassed"``.
     outcome: str = "passed"
     #: Every event the test captured.
     events: Sequence[CapturedEvent] = ()
@@ -39,8 +53,10 @@ class RecordedTest:
     notes: Sequence[ClientNote] = ()
     #: PII findings, plan violations and diagnostics for this test.
     findings: Sequence[Finding] = ()
-    #: The failure text, when the test failed (shown in the HTML report).
+    #: The failure text, when the test failed, errored or failed as expected (xfailed).
     message: str = ""
+    #: Why it was skipped, or expected to fail (a skipped, xfailed or xpassed test).
+    reason: str = ""
     #: How long the test took, in seconds.
     duration: float = 0.0
 
@@ -52,3 +68,82 @@ class RecordedTest:
         True
         """
         return self.outcome in ("failed", "error")
+
+
+def dump_run(tests: Iterable[RecordedTest], session_notes: Iterable[ClientNote] = ()) -> str:
+    """A run's records, and the notes made as it ended, as one JSON text (what a pytest-xdist
+    worker sends its controller).
+
+    >>> tests, notes = load_run(dump_run(reporter.records, notes))
+    """
+    return json.dumps(
+        {
+            "tests": [_test_to_json(test) for test in tests],
+            "session_notes": [dataclasses.asdict(note) for note in session_notes],
+        },
+        separators=(",", ":"),
+    )
+
+
+def load_run(text: str) -> tuple[list[RecordedTest], list[ClientNote]]:
+    """The records and session notes :func:`dump_run` wrote, each finding pointing at its
+    event again."""
+    data = json.loads(text)
+    return (
+        [_test_from_json(test) for test in data["tests"]],
+        [_note(note) for note in data["session_notes"]],
+    )
+
+
+def _test_to_json(test: RecordedTest) -> dict[str, Any]:
+    position = {id(event): n for n, event in enumerate(test.events)}
+    return {
+        "nodeid": test.nodeid,
+        "outcome": test.outcome,
+        "events": [event_to_json(event) for event in test.events],
+        "rejected": [rejected_to_json(request) for request in test.rejected],
+        "notes": [dataclasses.asdict(note) for note in test.notes],
+        "findings": [
+            {
+                "kind": finding.kind,
+                "code": finding.code,
+                "message": finding.message,
+                "path": finding.path,
+                "event": None if finding.event is None else position.get(id(finding.event)),
+            }
+            for finding in test.findings
+        ],
+        "message": test.message,
+        "reason": test.reason,
+        "duration": test.duration,
+    }
+
+
+def _test_from_json(data: dict[str, Any]) -> RecordedTest:
+    events = [event_from_json(event) for event in data["events"]]
+    findings = [
+        Finding(
+            item["kind"],
+            item["code"],
+            item["message"],
+            event=None if item["event"] is None else events[item["event"]],
+            path=item["path"],
+        )
+        for item in data["findings"]
+    ]
+    return RecordedTest(
+        data["nodeid"],
+        data["outcome"],
+        events=events,
+        rejected=[rejected_from_json(request) for request in data["rejected"]],
+        notes=[_note(note) for note in data["notes"]],
+        findings=findings,
+        message=data["message"],
+        reason=data["reason"],
+        duration=data["duration"],
+    )
+
+
+def _note(data: dict[str, Any]) -> ClientNote:
+    known = {field.name for field in dataclasses.fields(ClientNote)}
+    return ClientNote(**{key: value for key, value in data.items() if key in known})

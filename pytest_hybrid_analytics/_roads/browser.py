@@ -15,6 +15,19 @@ goes over real HTTP to the harness's loopback collector under ``/t/<token>/brows
 :class:`BrowserGate` turns it back into the original URL for the fake PostHog API. A
 ``context.route`` on PostHog's hosts serves the loader ``array.js`` of the snippet from a local
 posthog-js and is a safety net for anything not rewritten.
+
+A page that uses the collector itself as its ``api_host`` (an app in another process with one
+``POSTHOG_HOST`` for its server SDK and its templates) asks it for the snippet's
+``/static/array.js`` before the init script can rewrite anything: :class:`ApiHostGate` serves
+posthog-js's own files from the same local posthog-js, and a file it cannot serve is a rejected
+request whose reason says the fix.
+
+What the page's own scripts do wrong (an uncaught error, a script that failed to load, no
+``posthog.init`` at all) the init script tells the harness over the collector too, one POST
+after the other (so in order) to ``/t/<token>/browser/page-note``, kept in
+``analytics.page_errors``: Playwright's ``pageerror`` and ``requestfailed`` events are only
+delivered while the test calls into Playwright, not while it blocks in ``wait_for``, and only
+the page knows it never called ``posthog.init``.
 """
 
 from __future__ import annotations
@@ -26,17 +39,22 @@ from pathlib import Path
 from typing import Any
 
 from pytest_hybrid_analytics._model.events import RejectedRequest, Source
+from pytest_hybrid_analytics._model.text import clip
+from pytest_hybrid_analytics._model.wire import split_url
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.fake_api import Answer, Endpoint
 
 __all__ = [
     "POSTHOG_HOSTS",
+    "ApiHostGate",
     "BrowserGate",
     "attach",
     "context_of",
     "find_posthog_js",
     "flush_pages",
     "init_script",
+    "record_page_note",
+    "static_file",
 ]
 
 #: Every PostHog cloud host: ingestion (us.i, eu.i), assets (us-assets.i), app.
@@ -44,6 +62,10 @@ POSTHOG_HOSTS = re.compile(r"^https?://([a-z0-9-]+\.)*posthog\.com(:\d+)?/", re.
 _STATIC = re.compile(r"/static/(?:[^/]+/)?(?P<name>[\w.-]+\.js)$")
 _SCRIPT = (Path(__file__).parent / "browser_init.js").read_text(encoding="utf-8")
 _JS = {"Content-Type": "application/javascript", "Access-Control-Allow-Origin": "*"}
+#: Where the init script sends what the page's own scripts did (under the test's collector base).
+_PAGE_NOTE = "/browser/page-note"
+#: The most a page's notes may weigh (a runaway error loop is capped in the page too).
+_MAX_NOTE = 16 * 1024
 
 
 def init_script(collector_base: str, flush_ms: int = 250) -> str:
@@ -76,17 +98,102 @@ def find_posthog_js(start: Path, configured: str | None = None) -> Path | None:
     return None
 
 
+def static_file(url: str, dist: Path | None) -> tuple[Answer | None, str | None]:
+    """posthog-js's own file for a ``/static/...js`` URL: ``(answer, None)`` when it can be
+    served, ``(None, reason)`` when it is one but cannot be (the reason says the fix), and
+    ``(None, None)`` when ``url`` is not one of posthog-js's files."""
+    match = _STATIC.search(split_url(url)[0])
+    if match is None:
+        return None, None
+    name = match["name"]
+    if dist is None:
+        return None, (
+            f"{url} is posthog-js's own {name}, which the harness serves from a local "
+            "posthog-js, and it found none: install posthog-js where the tests run (npm "
+            "install posthog-js) or set analytics_posthog_js / HYBRID_ANALYTICS_POSTHOG_JS to "
+            "its folder (README, 'Browser')"
+        )
+    file = dist / name
+    if not file.is_file():
+        return None, (
+            f"{url}: the local posthog-js the harness serves from ({dist}) has no {name}; "
+            "set analytics_posthog_js / HYBRID_ANALYTICS_POSTHOG_JS to a posthog-js that has it "
+            "(the version the page expects) (README, 'Browser')"
+        )
+    return Answer(200, dict(_JS), file.read_bytes()), None
+
+
+def record_page_note(page_errors: list[str], note: Any) -> None:
+    """Keep what one note the init script sent says, as a line of ``page_errors``; a page that
+    calls ``posthog.init`` after it was reported as never calling it takes that back.
+
+    >>> record_page_note(analytics.page_errors, {"kind": "no-init", "page": url})
+    >>> analytics.page_errors
+    ['http://127.0.0.1:8000/ never called posthog.init']
+    """
+    if not isinstance(note, dict):
+        return
+    kind, page = note.get("kind"), clip(str(note.get("page") or "the page"), 300)
+    if kind == "error":
+        message = clip(str(note.get("message") or "Uncaught error"), 500)
+        source = note.get("source")
+        where = f"{clip(str(source), 300)}:{note.get('line')}:{note.get('column')}"
+        page_errors.append(f"{message} ({where if source else page})")
+    elif kind == "script":
+        src = clip(str(note.get("src") or "(unknown)"), 300)
+        page_errors.append(f"the script {src} failed to load on {page}")
+    elif kind == "no-init":
+        page_errors.append(_no_init(page, snippet=note.get("snippet") is True))
+    elif kind == "init":
+        for snippet in (False, True):
+            if _no_init(page, snippet=snippet) in page_errors:
+                page_errors.remove(_no_init(page, snippet=snippet))
+
+
+def _no_init(page: str, *, snippet: bool) -> str:
+    if snippet:
+        return (
+            f"{page} called posthog.init on the snippet, but posthog-js itself never ran (its "
+            "array.js did not load)"
+        )
+    return f"{page} never called posthog.init"
+
+
+def _static(
+    api: Endpoint,
+    dist: Path | None,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    transport: str,
+) -> Answer | None:
+    """posthog-js's own file for a GET of one, or a 404 kept as a rejected request whose reason
+    says the fix; ``None`` for any other request."""
+    if method.upper() != "GET":
+        return None
+    served, reason = static_file(url, dist)
+    if served is not None or reason is None:
+        return served
+    api.reject(RejectedRequest("GET", url, dict(headers or {}), b"", reason, transport, 404))
+    return Answer(404, {**_JS, "Content-Type": "text/plain; charset=utf-8"}, reason.encode())
+
+
 class BrowserGate:
     """Between the collector and the fake API for requests a page sent through the init script:
-    restores the original URL, says they came from the client, serves posthog-js's own files.
+    restores the original URL, says they came from the client, serves posthog-js's own files,
+    and keeps what the init script tells about the page's own scripts in ``page_errors``.
 
-    >>> gate = BrowserGate(analytics.api, dist)
+    >>> gate = BrowserGate(analytics.api, dist, pages=analytics)
     >>> gate.handle("POST", "/t/abc/browser/https/us.i.posthog.com/e/", headers, body)
+
+    ``pages`` is the test whose ``page_errors`` the init script's notes go to (``None``: a test
+    that already ended, whose notes are dropped).
     """
 
-    def __init__(self, api: Endpoint, dist: Path | None) -> None:
+    def __init__(self, api: Endpoint, dist: Path | None, *, pages: Analytics | None = None) -> None:
         self._api = api
         self._dist = dist
+        self._pages = pages
 
     @staticmethod
     def original_url(path: str) -> str | None:
@@ -96,16 +203,6 @@ class BrowserGate:
         if not marker or scheme not in ("http", "https") or not remainder:
             return None
         return f"{scheme}://{remainder}"
-
-    def static(self, url: str) -> Answer | None:
-        """posthog-js's own file for a ``/static/...js`` URL, or ``None``."""
-        match = _STATIC.search(url.split("?", 1)[0])
-        if match is None or self._dist is None:
-            return None
-        file = self._dist / match["name"]
-        if not file.is_file():
-            return None
-        return Answer(200, dict(_JS), file.read_bytes())
 
     def handle(
         self,
@@ -118,14 +215,70 @@ class BrowserGate:
         transport: str = "",
     ) -> Answer:
         """Answer one request a page sent."""
+        if split_url(url)[0].endswith(_PAGE_NOTE):
+            return self._note(method, headers, body)
         original = self.original_url(url) or url
-        if method.upper() == "GET":
-            served = self.static(original)
-            if served is not None:
-                return served
+        served = _static(self._api, self._dist, method, original, headers, "browser")
+        if served is not None:
+            return served
         return self._api.handle(
             method, original, headers, body, source="client", transport="browser"
         )
+
+    def _note(
+        self, method: str, headers: Mapping[str, str] | None, body: bytes | str | None
+    ) -> Answer:
+        cors = {"Access-Control-Allow-Origin": "*"}
+        raw = body.encode() if isinstance(body, str) else bytes(body or b"")
+        if method.upper() != "POST" or len(raw) > _MAX_NOTE:
+            return Answer(204, cors)
+        try:
+            note = json.loads(raw)
+        except ValueError:
+            return Answer(204, cors)
+        if self._pages is not None:
+            record_page_note(self._pages.page_errors, note)
+            self._pages.wake()  # a test may wait on analytics.page_errors
+        return Answer(204, cors)
+
+    def reject(self, request: RejectedRequest) -> None:
+        """Keep a request the collector could not read whole."""
+        self._api.reject(request)
+
+
+class ApiHostGate:
+    """Between the collector and the fake API for everything the init script did not send: an
+    SDK in another process (``host=analytics.host``), and a page that uses the collector itself
+    as its ``api_host`` (one ``POSTHOG_HOST`` for an app's server SDK and its templates). Serves
+    such a page posthog-js's own files (the snippet's ``/static/array.js``...) from the local
+    posthog-js; a file it cannot serve is a rejected request whose reason says the fix. Remote
+    config and flags are the fake API's; the collector says which requests came from a browser
+    (``source``).
+
+    >>> gate = ApiHostGate(analytics.api, dist)
+    >>> gate.handle("GET", "/t/abc/static/array.js", headers, b"").status
+    200
+    """
+
+    def __init__(self, api: Endpoint, dist: Path | None) -> None:
+        self._api = api
+        self._dist = dist
+
+    def handle(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        *,
+        source: Source | None = None,
+        transport: str = "",
+    ) -> Answer:
+        """Answer one request."""
+        served = _static(self._api, self._dist, method, url, headers, transport)
+        if served is not None:
+            return served
+        return self._api.handle(method, url, headers, body, source=source, transport=transport)
 
     def reject(self, request: RejectedRequest) -> None:
         """Keep a request the collector could not read whole."""
@@ -151,28 +304,13 @@ def attach(
     """Make every page of a Playwright ``BrowserContext`` deliver its PostHog events to
     ``analytics``."""
     context.add_init_script(init_script(collector_base, flush_ms))
-    gate = BrowserGate(analytics.api, dist)
 
     def posthog_host(route: Any) -> None:
         request = route.request
-        if request.method == "GET":
-            served = gate.static(request.url)
-            if served is not None:
-                route.fulfill(status=served.status, headers=served.headers, body=served.body)
-                return
-            if _STATIC.search(request.url.split("?", 1)[0]):
-                reason = (
-                    f"the page loads {request.url} from PostHog's CDN; the harness serves "
-                    "it from a local posthog-js and found none: set analytics_posthog_js "
-                    "(README, 'Browser')"
-                )
-                analytics.api.reject(
-                    RejectedRequest(
-                        "GET", request.url, dict(request.headers), b"", reason, "route", 404
-                    )
-                )
-                route.fulfill(status=404, body=reason)
-                return
+        served = _static(analytics.api, dist, request.method, request.url, request.headers, "route")
+        if served is not None:
+            route.fulfill(status=served.status, headers=served.headers, body=served.body)
+            return
         answer = analytics.api.handle(
             request.method,
             request.url,

@@ -9,6 +9,10 @@
 //   rewriteRequestPath              every SDK URL (fetch, XHR, <script>, and the sendBeacon at
 //                                   pagehide that Playwright's route never sees) goes to the
 //                                   harness's loopback collector, the original URL in its path
+//
+// It also tells the harness what the page's own scripts did wrong (an uncaught error, a script
+// that failed to load, no posthog.init at all), by POST to <COLLECTOR>/page-note: Playwright's
+// pageerror and requestfailed events do not reach a test blocked in wait_for.
 (() => {
   const COLLECTOR = __COLLECTOR__;   // http://127.0.0.1:<port>/t/<test token>/browser
   const FLUSH_MS = __FLUSH_MS__;
@@ -39,6 +43,55 @@
     }
     return CAPTURED.slice();
   }
+  // What went wrong in the page, for analytics.page_errors (at most MAX_NOTES per document).
+  // Sent one after the other, so they are kept in the order they happened (the page's own
+  // fetch and sendBeacon are taken now, before its scripts can wrap them).
+  const MAX_NOTES = 20;
+  const send = window.fetch ? window.fetch.bind(window) : null;
+  const beacon = navigator.sendBeacon ? navigator.sendBeacon.bind(navigator) : null;
+  const stringify = JSON.stringify;
+  let notes = 0;
+  let sending = Promise.resolve();
+  let inited = false;
+  let reportedNoInit = null;   // the page URL reported as never calling posthog.init
+  function note(data) {
+    if (notes >= MAX_NOTES) return;
+    notes += 1;
+    const url = COLLECTOR + '/page-note';
+    const body = stringify(Object.assign({page: location.href}, data));
+    if (!send || document.visibilityState === 'hidden') {   // leaving: only a beacon gets out
+      try { if (beacon) beacon(url, body); } catch (e) { /* the page is going away */ }
+      return;
+    }
+    sending = sending
+      .then(() => send(url, {method: 'POST', body: body, mode: 'no-cors', keepalive: true}))
+      .catch(() => undefined);
+  }
+  window.addEventListener('error', (event) => {
+    const target = event.target;
+    if (target && target !== window && target.tagName === 'SCRIPT') {
+      note({kind: 'script', src: target.src || '(inline script)'});
+    } else if (event.message) {
+      note({kind: 'error', message: String(event.message), source: event.filename || '',
+            line: event.lineno || 0, column: event.colno || 0});
+    }
+  }, true);   // capture: a <script>'s load error does not bubble
+  window.addEventListener('unhandledrejection', (event) => {
+    const reason = event.reason;
+    const text = reason && reason.stack ? String(reason.stack).split('\n')[0] : String(reason);
+    note({kind: 'error', message: 'Uncaught (in promise) ' + text, source: ''});
+  });
+  // A page that has not called posthog.init once it has loaded (and its load handlers ran).
+  if (window === window.top && /^https?:$/.test(location.protocol)) {
+    window.addEventListener('load', () => setTimeout(() => {
+      if (inited) return;
+      const stub = window.posthog;
+      const snippet = !!(stub && stub.__SV && Array.isArray(stub._i) && stub._i.length);
+      reportedNoInit = location.href;
+      note({kind: 'no-init', snippet: snippet});
+    }, 0));
+  }
+
   // Tests can reach an instance an npm bundle keeps private: window.__hybridAnalytics.instances
   Object.defineProperty(window, '__hybridAnalytics', {value: {instances: INSTANCES, flush}});
 
@@ -91,6 +144,10 @@
     if (typeof init !== 'function' || typeof proto.capture !== 'function') return;
     Object.defineProperty(proto, HOOKED, {value: true});
     proto.init = function (token, config, name) {
+      if (!inited) {
+        inited = true;
+        if (reportedNoInit !== null) note({kind: 'init', page: reportedNoInit});
+      }
       const instance = init.call(this, token, withTestOptions(config, rewriteSupported(this)), name);
       if (instance && INSTANCES.indexOf(instance) === -1) {
         INSTANCES.push(instance);

@@ -137,6 +137,13 @@ class ClientWatch:
             self._tracked = [item for item in self._tracked if item.client() is not None]
             return list(self._tracked)
 
+    def site_of(self, client: Any) -> str | None:
+        """Where the app created ``client`` (``path:line``), or ``None`` if unknown."""
+        for item in self._live():
+            if item.client() is client:
+                return item.site
+        return None
+
     def flush_live(
         self, count_events: Callable[[], int], *, within: float | None = None
     ) -> list[tuple[_Tracked, int, str | None]]:

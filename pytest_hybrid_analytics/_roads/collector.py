@@ -23,11 +23,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pytest_hybrid_analytics._model.events import RejectedRequest
-from pytest_hybrid_analytics._model.wire import split_url
+from pytest_hybrid_analytics._model.events import RejectedRequest, Source
+from pytest_hybrid_analytics._model.wire import header, split_url
 from pytest_hybrid_analytics._recording.fake_api import Answer, Endpoint
 
-__all__ = ["BODY_TIMEOUT", "MAX_REQUEST_BYTES", "Collector", "Route"]
+__all__ = ["BODY_TIMEOUT", "MAX_REQUEST_BYTES", "Collector", "Route", "side_of"]
 
 #: The largest request body the collector reads; larger ones get 413 (PostHog's limit: 20 MB).
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
@@ -43,6 +43,27 @@ _DRAIN_IDLE = 1.0
 #: The most trailer lines after a chunked body.
 _MAX_TRAILERS = 100
 _HEX = re.compile(rb"[0-9a-fA-F]{1,15}")
+
+
+def side_of(headers: Mapping[str, str]) -> Source | None:
+    """``"client"`` for a request a browser sent, else ``None`` (the events' own ``$lib`` and
+    ``$is_server`` then say the side).
+
+    Decided by the request, not its body: only browsers send the Fetch Metadata headers
+    ``Sec-Fetch-Site`` and ``Sec-Fetch-Dest`` (to the loopback collector too, a trustworthy
+    origin), and every browser's ``User-Agent`` starts with ``Mozilla/``; server SDKs name
+    themselves there (``posthog-python/...``, ``posthog-node/...``) and hand-rolled senders
+    their HTTP library (``python-requests/...``, ``node``). ``Sec-Fetch-Mode`` alone proves
+    nothing: Node's ``fetch`` sends it. So a page using the collector as its ``api_host`` has its
+    events marked ``client`` even when they carry no ``$lib`` (a page's hand-rolled ``fetch``),
+    and a backend's never are.
+
+    >>> side_of({"User-Agent": "posthog-python/7.91.1"}), side_of({"Sec-Fetch-Site": "cross-site"})
+    (None, 'client')
+    """
+    if header(headers, "Sec-Fetch-Site") or header(headers, "Sec-Fetch-Dest"):
+        return "client"
+    return "client" if header(headers, "User-Agent").startswith("Mozilla/") else None
 
 
 class _Refused(Exception):
@@ -322,7 +343,14 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = route(self.command, self.path, headers, body)
             else:
                 api = self.server.target(self.path)
-                answer = api.handle(self.command, self.path, headers, body, transport="collector")
+                answer = api.handle(
+                    self.command,
+                    self.path,
+                    headers,
+                    body,
+                    source=side_of(headers),
+                    transport="collector",
+                )
         except Exception as exc:  # noqa: BLE001 - one bad request must not stop the collector
             self._refuse(500, f"the collector failed on this request: {type(exc).__name__}: {exc}")
             return

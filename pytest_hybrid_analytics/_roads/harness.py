@@ -17,17 +17,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
 from pytest_hybrid_analytics._recording.fake_api import Endpoint, FakePostHog
 from pytest_hybrid_analytics._recording.store import EventStore
 from pytest_hybrid_analytics._roads import browser
-from pytest_hybrid_analytics._roads.browser import BrowserGate
+from pytest_hybrid_analytics._roads.browser import ApiHostGate, BrowserGate
 from pytest_hybrid_analytics._roads.client_watch import ClientWatch
 from pytest_hybrid_analytics._roads.collector import Collector
 from pytest_hybrid_analytics._roads.hosts import PostHogHosts
 from pytest_hybrid_analytics._roads.httpx_road import HttpxRoad
 from pytest_hybrid_analytics._roads.requests_road import RequestsRoad
+from pytest_hybrid_analytics._roads.sdk_log import SdkLogHandler
 
 __all__ = ["Harness"]
 
@@ -67,6 +69,9 @@ class Harness:
         self._requests = RequestsRoad(self.hosts, self._api)
         self._httpx = HttpxRoad(self.hosts, self._api)
         self.clients = ClientWatch()
+        #: The ``posthog`` logger's errors and warnings, for the current test's ``sdk_log``
+        #: (installed with the first test that uses ``analytics``).
+        self.sdk_log = SdkLogHandler(self._log, self._client_site)
         self._guarded = False
         self._mark = 0
 
@@ -74,15 +79,39 @@ class Harness:
         current = self._current
         return current.api if current is not None else self.idle
 
+    def _log(self, record: SdkLogRecord) -> None:
+        """A record the ``posthog`` loggers wrote: the current test's; a capture on a client
+        the app had shut down is also a lifecycle note of that client."""
+        current = self._current
+        if current is None:
+            return
+        current.sdk_log.append(record)
+        dropped = record.dropped_after_shutdown
+        if dropped is not None:
+            at = f" at {record.site}" if record.site else ""
+            note = ClientNote(
+                record.client_site or "an unknown site",
+                f"used after shutdown(): the SDK dropped {dropped!r}{at}",
+            )
+            if note not in current.client_notes:
+                current.client_notes.append(note)
+
+    def _client_site(self, client: Any) -> str | None:
+        return self.clients.site_of(client)
+
     def _route(self, path: str) -> Endpoint:
+        """Who answers a request to the collector: a page's request sent through the init
+        script goes through :class:`BrowserGate`; anything else (an SDK in another process, a
+        page using the collector itself as its ``api_host``) through :class:`ApiHostGate`,
+        which also serves posthog-js's own files."""
         match = _TOKEN.match(path)
         if match is None:
-            return self._api()
+            return ApiHostGate(self._api(), self.posthog_js)
         analytics = self._by_token.get(match["token"])
         api = analytics.api if analytics is not None else self.late
         if path[match.end() :].startswith("/browser/"):
-            return BrowserGate(api, self.posthog_js)
-        return api
+            return BrowserGate(api, self.posthog_js, pages=analytics)
+        return ApiHostGate(api, self.posthog_js)
 
     @property
     def collector(self) -> Collector:
@@ -138,6 +167,7 @@ class Harness:
     def stop(self) -> list[ClientNote]:
         """:meth:`settle`, then uninstall every road and stop the collector."""
         notes = self.settle()
+        self.sdk_log.uninstall()
         self.clients.uninstall()
         self._httpx.uninstall()
         self._requests.uninstall()
@@ -153,6 +183,7 @@ class Harness:
         """A new ``Analytics``, made the test every road delivers to (the roads are installed
         and the collector started, if they were not yet)."""
         self.start()
+        self.sdk_log.install()
         token = secrets.token_hex(6)
         host = f"{self.url}/t/{token}"
         roads = _TestRoads(self.clients, f"{host}/browser", self.posthog_js, self.flush_ms)
