@@ -366,3 +366,29 @@ def test_a_journey_of_a_given_person(ev: MakeEvent) -> None:
 def test_malformed_steps_raise_type_error(ev: MakeEvent, steps: object, reason: str) -> None:
     with pytest.raises(TypeError, match=reason):
         assert_same_user_journey([ev("a")], steps)  # type: ignore[arg-type]
+
+
+def test_same_person_says_where_personless_server_events_come_from(ev: MakeEvent) -> None:
+    # posthog.capture("user_logged_in") with no distinct id: posthog-python invents a uuid per
+    # event and sends it personless.
+    events = [
+        ev("$pageview", "anon"),
+        ev("$identify", "user", at=1, **ANON),
+        ev(
+            "user_logged_in",
+            "2f0c-uuid",
+            source="server",
+            at=2,
+            **{"$process_person_profile": False},
+        ),
+    ]
+    with pytest.raises(AssertionError) as info:
+        assert_same_person(events)
+    lines = str(info.value).splitlines()
+    assert lines[:3] == [
+        "Expected all events to belong to one person; found 1 person, 1 event on no person:",
+        "  P1 ('anon', 'user'): $pageview, $identify",
+        "  no person: user_logged_in (server): sent with $process_person_profile: false (or "
+        "dropped), so PostHog puts them on no person; posthog-python sends that for a capture() "
+        "with no distinct_id, under an id it invents for the one event: pass the user's id",
+    ]

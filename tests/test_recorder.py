@@ -113,8 +113,8 @@ def test_wait_for_on_an_empty_recorder_says_nothing_arrived() -> None:
         EventRecorder().wait_for("x", timeout=0)
     assert str(info.value).endswith(
         "Next step: no PostHog request reached the recorder. Check that the SDK is initialised "
-        "and points at a host the harness covers (README, 'Roads'), and that a server SDK was "
-        "flushed."
+        "and points at a host the harness covers (README, 'Nothing arrived?'), and that a "
+        "server SDK was flushed."
     )
 
 
@@ -221,7 +221,7 @@ def test_the_next_step_says_when_the_event_came_from_the_other_side(
 ) -> None:
     assert next_step(shop, "purchase_completed", source="server") == (
         "Next step: nothing arrived from the server; check that side's SDK is set up and "
-        "flushed (README, 'Roads'). 1 matching event arrived from the client: wait with "
+        "flushed (README, 'Nothing arrived?'). 1 matching event arrived from the client: wait with "
         "source='client' if that side is meant."
     )
     shop.record([ev("receipt_emailed", "user", source="server", at=3)])

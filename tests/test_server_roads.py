@@ -110,6 +110,12 @@ def test_the_module_level_client(analytics: Analytics, monkeypatch: pytest.Monke
     posthog.capture("module_event", distinct_id="u2")
     analytics.wait_for("module_event", distinct_id="u2")
     posthog.shutdown()
+    posthog.capture("after_shutdown", distinct_id="u2")  # dropped by the SDK: named plainly
+    [note] = analytics.client_notes
+    assert note.site == (
+        "tests/test_server_roads.py:110 (the module-level posthog API's client, made by its "
+        "first call)"
+    )
 
 
 def test_eight_threads_through_one_client_lose_and_duplicate_nothing(
@@ -524,3 +530,26 @@ def test_a_wait_has_clients_deliver_only_what_they_would_send_in_its_time(
     assert analytics.client_notes == []  # a flush the harness makes is not the app's fault
     for client in (prompt, slow):
         client.shutdown()
+
+
+def test_an_event_captured_while_a_test_waits_reaches_it_at_once(analytics: Analytics) -> None:
+    """A page's fetch returns at once and the server captures while the test already waits:
+    that capture is delivered as it is queued (the client would have sent it within the wait
+    anyway), not a batch later."""
+    client = Posthog("phc_async_page", flush_interval=30)
+    seen_right_after_capture: list[int] = []
+
+    def request_handler() -> None:
+        # The app's request arrives once the test is waiting (the first event got there).
+        analytics.wait_until(lambda: bool(analytics.find("page_opened")), timeout=10)
+        client.capture("order_created", distinct_id="u1")
+        seen_right_after_capture.append(len(analytics.find("order_created")))
+
+    client.capture("page_opened", distinct_id="u1")
+    handler = threading.Thread(target=request_handler)
+    handler.start()
+    analytics.wait_for("order_created", timeout=60)
+    handler.join()
+    assert seen_right_after_capture == [1]  # recorded before capture() even returned
+    assert analytics.client_notes == []
+    client.shutdown()

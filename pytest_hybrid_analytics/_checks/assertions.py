@@ -139,24 +139,40 @@ def assert_same_person(events: Events, *, recorder: EventRecorder | None = None)
     identity = identity_of(evs, recorder)
     anonymous = [e for e in evs if e.distinct_id is None]
     persons: dict[str, list[CapturedEvent]] = defaultdict(list)
+    nobody: list[CapturedEvent] = []  # personless or dropped: on no person at all
     for event in evs:
-        if event.distinct_id is not None:
+        if event.distinct_id is None:
+            continue
+        if identity.person(event.distinct_id) is None and not _anonymous_visitor(event):
+            nobody.append(event)
+        else:
             persons[identity.person_of(event.distinct_id)].append(event)
-    if len(persons) == 1 and not anonymous:
+    if len(persons) == 1 and not anonymous and not nobody:
         return next(iter(persons))
     lines = [
         f"Expected all events to belong to one person; found {plural(len(persons), 'person')}"
+        + (f", {plural(len(nobody), 'event')} on no person" if nobody else "")
         + (f" and {plural(len(anonymous), 'event')} with no distinct_id" if anonymous else "")
         + ":"
     ]
     for root, mine in list(persons.items())[:_MAX_LISTED]:
         ids = list(dict.fromkeys(e.distinct_id for e in mine if e.distinct_id))
         names = ", ".join(list(dict.fromkeys(e.event for e in mine))[:_MAX_LISTED])
-        label = identity.label(root)
-        who = label if label != "-" else "no person (personless or dropped events)"
-        lines.append(f"  {who} ({', '.join(map(repr, ids))}): {names}")
+        lines.append(f"  {identity.label(root)} ({', '.join(map(repr, ids))}): {names}")
     if len(persons) > _MAX_LISTED:
         lines.append(f"  … and {len(persons) - _MAX_LISTED} more persons")
+    if nobody:
+        names = ", ".join(list(dict.fromkeys(f"{e.event} ({e.source})" for e in nobody))[:5])
+        lines.append(
+            f"  no person: {names}: sent with $process_person_profile: false (or dropped), so "
+            "PostHog puts them on no person"
+            + (
+                "; posthog-python sends that for a capture() with no distinct_id, under an "
+                "id it invents for the one event: pass the user's id"
+                if any(e.source == "server" for e in nobody)
+                else ""
+            )
+        )
     if identity.merges:
         joined = "; ".join(
             f"{m.from_id!r} -> {m.into_id!r} by {m.event.event}" for m in identity.merges[:5]
@@ -207,6 +223,13 @@ def _same_person_next_step(
         "Next step: call posthog.identify(user_id) on login (the client sends $identify "
         "with $anon_distinct_id), or alias the ids (guide: 'Anonymous users not merging')."
     )
+
+
+def _anonymous_visitor(event: CapturedEvent) -> bool:
+    """A browser's anonymous event, personless under posthog-js's default
+    ``person_profiles: 'identified_only'``: it is the visitor's until a merge says otherwise,
+    so it is judged by its distinct id like any other."""
+    return event.source == "client"
 
 
 def _volatile(key: str) -> bool:

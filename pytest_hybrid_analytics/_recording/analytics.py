@@ -28,6 +28,7 @@ class Roads(Protocol):
     >>> class NoRoads:
     ...     def flush_clients(self, into, *, within=None): return []
     ...     def flush_pages(self): return []
+    ...     def keep_nudging(self, within): pass
     ...     def attach(self, analytics, target): return target
     >>> Analytics(roads=NoRoads())
     """
@@ -43,6 +44,12 @@ class Roads(Protocol):
 
     def flush_pages(self) -> list[str]:
         """Make posthog-js in every attached page send its queue; the uuids it sent."""
+        ...
+
+    def keep_nudging(self, within: float | None) -> None:
+        """While a wait is on (``within``: its timeout), flush a client the moment the app
+        queues an event in it, if it would have sent within that time anyway; ``None``: the
+        wait is over."""
         ...
 
     def attach(self, analytics: Analytics, target: Any) -> Any:
@@ -142,6 +149,11 @@ class Analytics(EventRecorder):
         path (``sendBeacon``, another encoding and order), so they keep their 250 ms batch."""
         if self._roads is not None:
             self._roads.flush_clients(self, within=timeout)
+            self._roads.keep_nudging(timeout)
+
+    def _wait_over(self) -> None:
+        if self._roads is not None:
+            self._roads.keep_nudging(None)
 
     def _notes(self, query: Query) -> list[str]:
         notes = []

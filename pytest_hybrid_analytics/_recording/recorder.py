@@ -105,8 +105,11 @@ class EventRecorder(EventStore):
         if len(matches) >= count:
             return matches
         self._nudge(timeout)
-        remaining = max(timeout - (time.monotonic() - started), 0.0)
-        matches, snapshot, rejected = self._gather(query, count, remaining)
+        try:
+            remaining = max(timeout - (time.monotonic() - started), 0.0)
+            matches, snapshot, rejected = self._gather(query, count, remaining)
+        finally:
+            self._wait_over()
         if len(matches) >= count:
             return matches
         raise AssertionError(
@@ -117,6 +120,9 @@ class EventRecorder(EventStore):
     def _nudge(self, timeout: float) -> None:
         """A wait not satisfied at once: ask whoever holds events to deliver what would come
         within ``timeout`` anyway (the roads' own; nothing here)."""
+
+    def _wait_over(self) -> None:
+        """The wait that :meth:`_nudge` began is over."""
 
     def _notes(self, query: Query) -> list[str]:
         """More to say when a wait for ``query`` times out (a road's own observations)."""
@@ -169,7 +175,7 @@ def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], que
     if not events:
         return (
             "Next step: no PostHog request reached the recorder. Check that the SDK is "
-            "initialised and points at a host the harness covers (README, 'Roads'), and "
+            "initialised and points at a host the harness covers (README, 'Nothing arrived?'), and "
             "that a server SDK was flushed."
         )
     import dataclasses
@@ -193,7 +199,7 @@ def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], que
             if nothing_here:
                 return (
                     f"Next step: nothing arrived from the {query.source}; check that side's SDK "
-                    f"is set up and flushed (README, 'Roads'). {found}: wait with "
+                    f"is set up and flushed (README, 'Nothing arrived?'). {found}: wait with "
                     f"source={other!r} if that side is meant."
                 )
             return (
@@ -203,7 +209,7 @@ def _next_step(events: list[CapturedEvent], rejected: list[RejectedRequest], que
     if nothing_here:
         return (
             f"Next step: nothing arrived from the {query.source}; check that side's SDK "
-            "is set up and flushed (README, 'Roads')."
+            "is set up and flushed (README, 'Nothing arrived?')."
         )
     if query.near_misses(events):
         return (

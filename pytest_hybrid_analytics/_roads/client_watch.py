@@ -27,6 +27,9 @@ from pytest_hybrid_analytics._recording.client_notes import ClientNote
 
 __all__ = ["TOLERATED_DELAY", "ClientWatch", "delivery_delay", "delivery_problem"]
 
+#: The public ``Client`` methods that queue an event (each posthog-python version has some).
+_ENQUEUING = ("capture", "set", "set_once", "alias", "group_identify", "capture_exception")
+
 #: The longest a client may hold an event before it is "Server-side events delayed" (the
 #: guide's troubleshooting row): PostHog's own default is 5 s; a batch held for minutes shows
 #: in PostHog long after the action, and is lost if the process dies first.
@@ -61,11 +64,21 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _creation_site() -> str:
+    """Where the app made the client: its first frame outside posthog and the plugin. The
+    module-level API (``posthog.capture(...)`` after ``posthog.api_key = ...``) makes its client
+    on its first call, so that call is named, and said to be that."""
     frame = sys._getframe(2)
+    module_level = False
     while frame is not None:
         path = frame.f_code.co_filename
+        module_level = module_level or path.endswith(f"{os.sep}posthog{os.sep}__init__.py")
         if not (path.startswith(_HERE) or f"{os.sep}posthog{os.sep}" in path):
-            return f"{os.path.relpath(path) if not path.startswith('<') else path}:{frame.f_lineno}"
+            site = f"{os.path.relpath(path) if not path.startswith('<') else path}:{frame.f_lineno}"
+            return site + (
+                " (the module-level posthog API's client, made by its first call)"
+                if module_level
+                else ""
+            )
         frame = frame.f_back  # type: ignore[assignment]
     return "<unknown>"
 
@@ -86,6 +99,9 @@ class ClientWatch:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _originals: dict[str, Any] = field(default_factory=dict)
     _created: int = 0
+    #: While a wait is not yet satisfied: the longest a client may hold an event and still be
+    #: flushed the moment the app captures one (``None``: no wait is on).
+    nudge_within: float | None = None
 
     def install(self) -> None:
         """Wrap ``posthog.Client.__init__`` and ``shutdown`` (idempotent; a no-op without the
@@ -116,6 +132,29 @@ class ClientWatch:
         Client.__init__ = tracked_init  # type: ignore[method-assign,assignment]
         Client.shutdown = tracked_shutdown  # type: ignore[method-assign]
         self._originals = {"__init__": init, "shutdown": shutdown}
+        for name in _ENQUEUING:
+            original = getattr(Client, name, None)
+            if callable(original):
+                self._originals[name] = original
+                setattr(Client, name, self._nudging(original))
+
+    def _nudging(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """``original`` (a public method that queues an event), followed, while a wait is on,
+        by a flush of that client if it would have sent within the wait's time anyway: an
+        event captured while a test waits reaches it at once, not a batch later."""
+        watch = self
+
+        def queued(client: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(client, *args, **kwargs)
+            within = watch.nudge_within
+            if within is not None:
+                delay = delivery_delay(client)
+                if delay is not None and delay <= within:
+                    client.flush()
+            return result
+
+        queued.__wrapped__ = original  # type: ignore[attr-defined]
+        return queued
 
     def uninstall(self) -> None:
         """Unwrap."""
@@ -123,8 +162,8 @@ class ClientWatch:
             return
         from posthog.client import Client
 
-        Client.__init__ = self._originals["__init__"]  # type: ignore[method-assign]
-        Client.shutdown = self._originals["shutdown"]  # type: ignore[method-assign]
+        for name, original in self._originals.items():
+            setattr(Client, name, original)
         self._originals = {}
 
     def mark(self) -> int:

@@ -246,6 +246,9 @@ class _TestRoads:
     def flush_pages(self) -> list[str]:
         return browser.flush_pages(self._contexts) if self._contexts else []
 
+    def keep_nudging(self, within: float | None) -> None:
+        self._clients.nudge_within = within
+
     def attach(self, analytics: Analytics, target: Any) -> Any:
         context = browser.context_of(target)
         if not any(known is context for known in self._contexts):
