@@ -24,6 +24,7 @@ from pytest_hybrid_analytics._recording.timeline import format_summary
 from pytest_hybrid_analytics._reports.records import RecordedTest
 from pytest_hybrid_analytics._roads.chromium import launch_options
 from pytest_hybrid_analytics._roads.harness import Harness
+from pytest_hybrid_analytics._roads.third_party import ThirdPartyBlock
 
 _HARNESS = pytest.StashKey[Harness]()
 _RECORDER = pytest.StashKey[Analytics]()
@@ -53,13 +54,27 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         early_config.stash[_HARNESS] = Harness(extra_hosts=_settings.hosts(early_config)).guard()
 
 
+#: A deprecation pytest 9 raises for pytest-playwright's own ``base_url`` fixture (a session
+#: fixture defined on a plugin instance): installing this plugin brings pytest-playwright, so
+#: its warning is not the user's to see. Nothing else is silenced.
+_DEPENDENCY_WARNINGS = (
+    "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _settings.MARKER)
+    if config.pluginmanager.hasplugin("playwright"):
+        for line in _DEPENDENCY_WARNINGS:
+            config.addinivalue_line("filterwarnings", line)
     harness = config.stash.get(_HARNESS, None) or Harness(extra_hosts=_settings.hosts(config))
     config.stash[_HARNESS] = harness
     try:
         config.stash[_CHECKS] = _settings.checks(config)
-        harness.posthog_js = _settings.posthog_js(config)
+        harness.posthog_js = _settings.posthog_js(config)  # fetched only when a page needs it
+        harness.third_party = ThirdPartyBlock(
+            _settings.block_third_party(config), extra=_settings.hosts(config)
+        )
         _settings.chromium(config)  # a Chromium that does not exist stops the run now
         harness.flush_ms = _settings.flush_ms(config)
         if _settings.network_guard(config):
@@ -77,6 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(reporter)
     if config.getoption("analytics_summary"):
         config.pluginmanager.register(_terminal.SummaryCollector(config.stash[_SUMMARIES]))
+    if harness.third_party.on:
+        config.pluginmanager.register(_terminal.BlockedHosts(harness.third_party))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -98,7 +115,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         del config.stash[_HARNESS]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     return _terminal.header(config.stash[_HARNESS], config.stash[_CHECKS])
 
 

@@ -215,3 +215,15 @@ def test_when_posthog_js_drops_events_the_failure_says_why(
     message = str(failure.value)
     assert "posthog-js said in the browser console:" in message
     assert "client rate limiting" in message
+
+
+def test_a_page_navigated_to_while_the_test_waits_gets_its_posthog_js(
+    analytics: Analytics, page: Page, web_app: WebApp
+) -> None:
+    """A click that navigates, then straight into wait_for: the new page's snippet loads
+    posthog-js while the test is blocked (no Playwright call runs route handlers then)."""
+    page.goto(f"{web_app.url}/snippet.html")
+    analytics.wait_for("$pageview")
+    page.evaluate("location.href = '/snippet.html?second=1'")
+    second = analytics.wait_for("$pageview", count=2, timeout=10)[1]
+    assert second.properties["$current_url"].endswith("/snippet.html?second=1")

@@ -417,8 +417,8 @@ def test_nothing_leaves_the_machine_even_without_the_fixture(inner: pytest.Pytes
     result.stdout.fnmatch_lines(
         [
             "hybrid-analytics: network guard: on, collector: on first use, extra PostHog hosts: "
-            "none, posthog-js files: none found (set analytics_posthog_js), PII guard: client, "
-            "tracking plan: none",
+            "none, posthog-js files: */pytest-hybrid-analytics/posthog-js/1.449.2, PII guard: "
+            "client, tracking plan: none",
             "*= hybrid-analytics =*",
             "2 PostHog events were sent while no test used the analytics fixture; kept off the "
             "network.",

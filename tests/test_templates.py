@@ -41,7 +41,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'
 #: Anything that looks like a placeholder, wider than the renderer's own pattern.
 LEFTOVER = re.compile(r"__[A-Z][A-Z0-9_]*__")
 #: Elements with no end tag.
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 #: Elements each page must have (once each, and closed).
 SKELETON = ("html", "head", "title", "style", "body", "script")
 

@@ -217,14 +217,19 @@ def _unflushed(notes: Iterable[ClientNote]) -> list[Finding]:
             "diagnostic",
             "never-flushed",
             f"{plural(note.flushed, 'server event')} {was(note.flushed)} still queued "
-            f"in the posthog client created at {note.site} when the test ended: the app never "
-            "called flush() or shutdown(), so in production they wait for the next batch or are "
-            "lost at exit (the harness flushed them at teardown). Call posthog.flush() after "
-            "the request, and shutdown() on exit.",
+            f"in the posthog client created at {note.site}, which would not have delivered "
+            f"{'it' if note.flushed == 1 else 'them'} in time ({_why(note)}); the harness "
+            "flushed them. Call posthog.flush() after the request, and shutdown() on exit.",
         )
         for note in notes
-        if note.flushed
+        if note.flushed and note.finding
     ]
+
+
+def _why(note: ClientNote) -> str:
+    """The reason a queued-events note gives (after its ``: ``), else its whole text."""
+    _, colon, why = note.problem.partition(": ")
+    return why.rsplit(" (the app never", 1)[0] if colon else note.problem
 
 
 def _api_keys(events: list[CapturedEvent]) -> list[Finding]:

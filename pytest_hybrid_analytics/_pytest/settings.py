@@ -10,13 +10,23 @@ import os
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from pytest_hybrid_analytics._checks.pii import PiiGuard
 from pytest_hybrid_analytics._checks.teardown import Checks
 from pytest_hybrid_analytics._model.events import Source
-from pytest_hybrid_analytics._roads.browser import find_posthog_js
+from pytest_hybrid_analytics._roads.posthog_js import (
+    DEFAULT_VERSION,
+    NPM_REGISTRY,
+    PostHogJs,
+    find_posthog_js,
+    is_version,
+    package_version,
+    user_cache_dir,
+)
+from pytest_hybrid_analytics._roads.third_party import MODES as BLOCK_MODES
 
 MARKER = (
     "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False, allow_warnings=False): "
@@ -81,6 +91,16 @@ def add_options(parser: pytest.Parser) -> None:
         "requests are always claimed. Ini: analytics_hosts.",
     )
     group.addoption(
+        "--analytics-block-third-party",
+        choices=BLOCK_MODES,
+        default=None,
+        help="off (the default): attached pages reach every host. abort: their requests to "
+        "hosts other than the page's own, the loopback and PostHog's fail at once; empty: "
+        "they are answered 200 with an empty body. For app CSS/JS from public CDNs that a "
+        "closed CI network would stall on; the end of the run lists what was blocked. "
+        "Ini: analytics_block_third_party; env HYBRID_ANALYTICS_BLOCK_THIRD_PARTY.",
+    )
+    group.addoption(
         "--analytics-report",
         metavar="DIR",
         default=None,
@@ -130,7 +150,26 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "analytics_posthog_js",
         "the posthog-js package folder whose dist/ serves pages the SDK's own files (default: "
-        "node_modules/posthog-js found from the rootdir; env HYBRID_ANALYTICS_POSTHOG_JS)",
+        "node_modules/posthog-js found from the rootdir, else the published posthog-js fetched "
+        "from the npm registry on first use; env HYBRID_ANALYTICS_POSTHOG_JS)",
+    )
+    parser.addini(
+        "analytics_posthog_js_version",
+        f"the published posthog-js version pages get when no analytics_posthog_js is set, "
+        f"an exact version (default: {DEFAULT_VERSION}, or node_modules/posthog-js found from "
+        "the rootdir); fetched once from the npm registry and cached "
+        "(env HYBRID_ANALYTICS_POSTHOG_JS_VERSION)",
+    )
+    parser.addini(
+        "analytics_npm_registry",
+        f"the npm registry posthog-js is fetched from (default: {NPM_REGISTRY}; a mirror; "
+        "env HYBRID_ANALYTICS_NPM_REGISTRY)",
+    )
+    parser.addini(
+        "analytics_block_third_party",
+        "off (default), abort or empty: what attached pages' requests to hosts other than "
+        "the page's own, the loopback and PostHog's get (env HYBRID_ANALYTICS_BLOCK_THIRD_PARTY)",
+        default="off",
     )
     parser.addini(
         "analytics_chromium",
@@ -186,18 +225,95 @@ def flush_ms(config: pytest.Config) -> int:
     return int(flush)
 
 
-def posthog_js(config: pytest.Config) -> Path | None:
-    """Where posthog-js's own files are served from; a configured folder with no posthog-js
-    in it is a usage error."""
+def posthog_js(config: pytest.Config) -> PostHogJs:
+    """Where pages get posthog-js's own files (README, 'Browser'): a configured folder (a
+    folder with no posthog-js in it is a usage error), else the pinned version, else
+    ``node_modules/posthog-js`` found from the rootdir, else the default version; a published
+    version is fetched from the npm registry only when a page first needs a file."""
     configured = setting(config, "analytics_posthog_js", "HYBRID_ANALYTICS_POSTHOG_JS")
-    found = find_posthog_js(config.rootpath, configured)
-    if configured and found is None:
+    pin = posthog_js_version(config)
+    registry = npm_registry(config)
+    if configured:
+        found = find_posthog_js(config.rootpath, configured)
+        if found is None:
+            raise pytest.UsageError(
+                f"analytics_posthog_js (or HYBRID_ANALYTICS_POSTHOG_JS) names {configured!r}, "
+                "which holds no posthog-js: give the posthog-js package folder (the one with "
+                "dist/array.js, e.g. node_modules/posthog-js), or unset it"
+            )
+        origin = "analytics_posthog_js"
+        if pin and pin != package_version(found):
+            origin += f", which wins over analytics_posthog_js_version {pin}"
+        return PostHogJs.local(found, origin=origin)
+    found = find_posthog_js(config.rootpath)
+    if found is not None and (pin is None or pin == package_version(found)):
+        return PostHogJs.local(found, origin="node_modules found from the rootdir")
+    return PostHogJs.published(
+        pin or DEFAULT_VERSION,
+        cache=cache_dir(config) / "posthog-js",
+        registry=registry,
+        origin="pinned by analytics_posthog_js_version" if pin else "the default pin",
+    )
+
+
+def posthog_js_version(config: pytest.Config) -> str | None:
+    """The pinned posthog-js version (``None``: none); anything but an exact version is a
+    usage error."""
+    name = "analytics_posthog_js_version"
+    pin = setting(config, name, "HYBRID_ANALYTICS_POSTHOG_JS_VERSION")
+    if pin is not None and not is_version(pin.strip()):
         raise pytest.UsageError(
-            f"analytics_posthog_js (or HYBRID_ANALYTICS_POSTHOG_JS) names {configured!r}, which "
-            "holds no posthog-js: give the posthog-js package folder (the one with dist/array.js,"
-            " e.g. node_modules/posthog-js), or unset it"
+            f"{name} (or HYBRID_ANALYTICS_POSTHOG_JS_VERSION) must be an exact posthog-js "
+            f"version such as {DEFAULT_VERSION} (no range, no tag: every run gets the same "
+            f"posthog-js), got {pin!r}"
         )
-    return found
+    return pin.strip() if pin else None
+
+
+def npm_registry(config: pytest.Config) -> str:
+    """The npm registry posthog-js is fetched from; anything but an http(s) URL is a usage
+    error."""
+    registry = setting(config, "analytics_npm_registry", "HYBRID_ANALYTICS_NPM_REGISTRY")
+    if registry is None:
+        return NPM_REGISTRY
+    parts = urlsplit(registry.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise pytest.UsageError(
+            "analytics_npm_registry (or HYBRID_ANALYTICS_NPM_REGISTRY) must be an http(s) URL "
+            f"of an npm registry such as {NPM_REGISTRY}, got {registry!r}"
+        )
+    return registry.strip().rstrip("/")
+
+
+def cache_dir(config: pytest.Config) -> Path:
+    """Where the plugin caches: pytest's cache (``.pytest_cache/d/hybrid-analytics``), or, when
+    the cache plugin is off (``-p no:cacheprovider``) or cannot be written, the user's cache
+    folder (``$XDG_CACHE_HOME`` or ``~/.cache``, in ``pytest-hybrid-analytics``)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        try:
+            return Path(cache.mkdir("hybrid-analytics"))
+        except OSError:
+            pass
+    return user_cache_dir()
+
+
+def block_third_party(config: pytest.Config) -> str:
+    """What attached pages' third-party requests get: ``off``, ``abort`` or ``empty``; the flag
+    wins over the environment, which wins over the ini file."""
+    value = (
+        _option(config, "analytics_block_third_party")
+        or os.environ.get("HYBRID_ANALYTICS_BLOCK_THIRD_PARTY")
+        or config.getini("analytics_block_third_party")
+        or "off"
+    )
+    mode = str(value).strip().lower()
+    if mode not in BLOCK_MODES:
+        raise pytest.UsageError(
+            "analytics_block_third_party (or HYBRID_ANALYTICS_BLOCK_THIRD_PARTY) must be one of "
+            f"{', '.join(BLOCK_MODES)}, got {value!r}"
+        )
+    return mode
 
 
 def chromium(config: pytest.Config) -> str | None:

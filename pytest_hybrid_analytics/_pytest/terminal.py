@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,9 +12,19 @@ from pytest_hybrid_analytics._checks.teardown import Checks
 from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._roads.chromium import CLOSED_NETWORK_ARGS, find_chromium
 from pytest_hybrid_analytics._roads.harness import Harness
+from pytest_hybrid_analytics._roads.posthog_js import PostHogJs
+from pytest_hybrid_analytics._roads.third_party import ThirdPartyBlock
 
 #: The name under which a test's summary travels in its teardown report's user properties.
 SUMMARY = "hybrid_analytics_summary"
+#: The name under which a pytest-xdist worker hands over what it blocked (``workeroutput``).
+BLOCKED = "hybrid_analytics_blocked"
+#: What attached pages' third-party requests get, as the header says it.
+_BLOCK = {
+    "off": "let through",
+    "abort": "aborted (all but the page's own host, the loopback and PostHog's)",
+    "empty": "answered empty (all but the page's own host, the loopback and PostHog's)",
+}
 
 
 class SummaryCollector:
@@ -32,18 +44,45 @@ class SummaryCollector:
             self.into.append((report.nodeid, f"{summary}{extra}"))
 
 
-def header(harness: Harness, checks: Checks) -> str:
-    """The effective settings, as the pytest header shows them (nothing is started for it)."""
+class BlockedHosts:
+    """Under pytest-xdist, what each worker's pages blocked reaches the controller, which
+    lists it at the end of the run (``write``)."""
+
+    def __init__(self, block: ThirdPartyBlock) -> None:
+        self.block = block
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        output = getattr(session.config, "workeroutput", None)
+        if isinstance(output, dict):
+            output[BLOCKED] = dict(self.block.counts)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        counts = getattr(node, "workeroutput", {}).get(BLOCKED)
+        if isinstance(counts, dict):
+            self.block.merge(counts)
+
+
+def header(harness: Harness, checks: Checks) -> list[str]:
+    """The effective settings, as the pytest header shows them (nothing is started or
+    fetched for it): the settings, then what attached pages get."""
     guard = "on" if harness.guarded else "off (only tests that use analytics)"
     extra = ", ".join(sorted(harness.hosts.extra)) or "none"
-    js = harness.posthog_js or "none found (set analytics_posthog_js)"
+    files = harness.posthog_js
+    if isinstance(files, PostHogJs):
+        js: str | Path = files.folder
+        pages = f"pages get {files.describe()}"
+    else:
+        js = files or "none found (set analytics_posthog_js)"
+        pages = "pages get posthog-js from " + (str(files) if files else "nowhere")
     pii = "/".join(checks.guard.sides) if checks.guard else "off"
     plan = checks.plan.origin if checks.plan else "none"
-    return (
+    return [
         f"hybrid-analytics: network guard: {guard}, collector: on first use, "
         f"extra PostHog hosts: {extra}, posthog-js files: {js}, PII guard: {pii}, "
-        f"tracking plan: {plan}"
-    )
+        f"tracking plan: {plan}",
+        f"hybrid-analytics: {pages}; third-party requests: {_BLOCK[harness.third_party.mode]}",
+    ]
 
 
 def chromium_line(uses: int, configured: str | None) -> str:
@@ -77,7 +116,8 @@ def write(
             terminalreporter.line(f"{nodeid}: {summary}")
     idle = len(harness.idle.orphans) if harness is not None else 0
     late = len(harness.late.orphans) if harness is not None else 0
-    if not notes and not idle and not late:
+    blocked = harness.third_party.summary() if harness is not None else None
+    if not notes and not idle and not late and not blocked:
         return
     terminalreporter.section("hybrid-analytics")
     if idle:
@@ -92,5 +132,7 @@ def write(
             f"{plural(late, 'PostHog event')} ({which}) arrived at a test's "
             "analytics.host after that test had ended; counted in no test."
         )
+    if blocked:
+        terminalreporter.line(blocked)
     for note in notes:
         terminalreporter.line(note)

@@ -148,8 +148,9 @@ class Analytics(EventRecorder):
         the nudge). Pages are not nudged: posthog-js's only way to send at once is its unload
         path (``sendBeacon``, another encoding and order), so they keep their 250 ms batch."""
         if self._roads is not None:
-            self._roads.flush_clients(self, within=timeout)
+            # First on, then the flush: an event the app queues meanwhile is not missed.
             self._roads.keep_nudging(timeout)
+            self._roads.flush_clients(self, within=timeout)
 
     def _wait_over(self) -> None:
         if self._roads is not None:

@@ -1,10 +1,15 @@
 """One self-contained HTML file for a run: each test's events on a client lane and a server lane.
 
-Each event is a mark with its name, time and distinct id, coloured by person (as
-:class:`~pytest_hybrid_analytics.Identity` resolves them); identity merges are drawn
-between the lanes; duplicates and rejected requests are flagged; a click on a mark shows the
-event's properties. Failing tests come first, each with its PII findings, plan violations,
-diagnostics and SDK notes. The file needs no network: its CSS and JavaScript are inline, a
+The timeline is a grid that fits the page's width: a row per lane, a column per moment (at
+most :data:`MAX_COLUMNS`: events close in time share one, stacked; pauses of a second or more
+are labelled; a run of like events folds into one mark). Each event is a mark with its name,
+time and distinct id, coloured by person (as :class:`~pytest_hybrid_analytics.Identity`
+resolves them); identity merges are lines down the lanes at the start of their column;
+duplicates and rejected requests are flagged; a click on a mark shows the event's properties,
+the person properties it sets apart. Two persons where one was meant (a refused merge, server
+events on a person the client never had, a failed ``assert_same_person``) are a "Split person"
+finding. Failing tests come first, each with its PII findings, plan violations, diagnostics
+and SDK notes. The file needs no network: its CSS and JavaScript are inline, a
 Content-Security-Policy forbids any fetch, and every text and property goes through
 :func:`~pytest_hybrid_analytics.redact` / :func:`~pytest_hybrid_analytics.mask_secrets`.
 
@@ -15,10 +20,12 @@ The page, its CSS and its JavaScript are package files in ``_reports/templates/`
 from __future__ import annotations
 
 import html
+import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,7 +34,7 @@ from pytest_hybrid_analytics._checks.assertions import find_duplicates
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, redact
 from pytest_hybrid_analytics._model.events import CapturedEvent
-from pytest_hybrid_analytics._model.persons import Identity
+from pytest_hybrid_analytics._model.persons import MERGE_EVENTS, Identity, Merge
 from pytest_hybrid_analytics._model.text import clip, clock, duration, json_for_html, plural
 from pytest_hybrid_analytics._recording.timeline import on_timeline
 from pytest_hybrid_analytics._reports.records import RecordedTest
@@ -45,12 +52,13 @@ REPORT_NAME = "analytics-report.html"
 #: How many events one test's timeline draws (the rest are counted).
 MAX_MARKS = 400
 
-_COL = 184  # px per column
-_MARK_W = 168
-_LABEL_W = 84
-_AXIS_H = 26
-_LANE_H = 70
-_REJECTED_H = 66
+#: How many time columns a timeline has at most (one more for each of its first two merges,
+#: which start a column): events close in time share a column, stacked.
+MAX_COLUMNS = 8
+#: A run of at least this many like events in one stack is folded into one expandable mark.
+_FOLD_RUN = 4
+#: A gap between columns at least this long is labelled on the axis.
+_NOTED_GAP = timedelta(seconds=1)
 _PALETTE = (
     "#2f6fde",
     "#8250df",
@@ -93,11 +101,30 @@ def _e(text: object) -> str:
 
 @dataclass
 class _Item:
-    """One column of a timeline: an event, or a rejected request."""
+    """One mark of a timeline: an event, or a rejected request."""
 
     moment: datetime
     event: CapturedEvent | None = None
     rejected: RejectedRequest | None = None
+
+    @property
+    def lane(self) -> str:
+        return self.event.source if self.event is not None else "rejected"
+
+
+@dataclass
+class _Marks:
+    """What a test's timeline needs to draw its marks: persons, colours, duplicates, findings."""
+
+    anchor: str
+    who: Identity
+    colours: dict[str, str]
+    dup_of: dict[int, list[int]]
+    flagged: dict[int, list[Finding]]
+    #: The merge each merge event asked for.
+    merge_of: dict[int, Merge]
+    #: What each event shows of a split person.
+    split_of: dict[int, list[str]]
 
 
 def render_html(
@@ -120,11 +147,12 @@ def render_html(
     """
     order = sorted(range(len(tests)), key=lambda i: (tests[i].outcome not in _FAILED, i))
     ordered = [tests[i] for i in order]
+    splits = [_splits(test, Identity(test.events)) for test in ordered]
     when = (generated or datetime.now(UTC)).astimezone(UTC)
     events = sum(len(t.events) for t in tests)
     sides = Counter(e.source for t in tests for e in t.events)
     failed = sum(t.outcome in _FAILED for t in tests)
-    findings = sum(len(t.findings) for t in tests)
+    findings = sum(_finding_count(t, split) for t, split in zip(ordered, splits, strict=True))
     outcomes = Counter(t.outcome for t in tests)
     others = "".join(
         f"{outcomes[outcome]} {outcome} · " for outcome in _OTHER_OUTCOMES if outcomes[outcome]
@@ -137,13 +165,17 @@ def render_html(
         f"{when.strftime('%Y-%m-%d %H:%M:%S')} UTC"
     )
     toc = "".join(
-        f"<li><a href='#t{n}'>{_badge(t.outcome)} <code>{_e(t.nodeid)}</code></a>"
+        f"<li><a href='#t{n}'>{_badge(t.outcome)} <code>{_nodeid(t.nodeid)}</code></a>"
         f"<span class='muted'>{plural(len(t.events), 'event')}"
-        + (f" · {plural(len(t.findings), 'finding')}" if t.findings else "")
+        + (f" · {plural(found, 'finding')}" if (found := _finding_count(t, split)) else "")
+        + (" · <b class='bad'>split person</b>" if split else "")
         + "</span></li>"
-        for n, t in enumerate(ordered)
+        for n, (t, split) in enumerate(zip(ordered, splits, strict=True))
     )
-    sections = "\n".join(_section(n, test) for n, test in enumerate(ordered))
+    sections = "\n".join(
+        _section(n, test, split)
+        for n, (test, split) in enumerate(zip(ordered, splits, strict=True))
+    )
     if not sections:
         sections = "<p class='muted'>No test used the analytics fixture.</p>"
     if session_notes:
@@ -222,7 +254,101 @@ def _items(test: RecordedTest) -> list[_Item]:
     return items
 
 
-def _section(number: int, test: RecordedTest) -> str:
+def _spans(cuts: Collection[int], count: int) -> list[tuple[int, int]]:
+    edges = [0, *sorted(cuts), count]
+    return list(pairwise(edges))
+
+
+def _kind(item: _Item) -> object:
+    """What makes marks alike enough to fold together (a rejected request never is)."""
+    if item.event is None:
+        return object()
+    return (item.event.source, item.event.event, item.event.distinct_id)
+
+
+def _height(items: Sequence[_Item], span: tuple[int, int]) -> int:
+    """How many marks a column's tallest stack draws (a run of like events folds into one)."""
+    lanes: dict[str, list[object]] = {}
+    for item in items[span[0] : span[1]]:
+        lanes.setdefault(item.lane, []).append(_kind(item))
+    return max(
+        sum(
+            1 if len(run) >= _FOLD_RUN else len(run) for run in (list(g) for _, g in groupby(kinds))
+        )
+        for kinds in lanes.values()
+    )
+
+
+def _columns(
+    items: Sequence[_Item], breaks: Collection[int] = (), limit: int = MAX_COLUMNS
+) -> list[tuple[int, int]]:
+    """``items`` (in time order) cut into columns of neighbours in time, each as ``(start,
+    end)`` indices: one item a column when at most ``limit``; else cut before each merge
+    (``breaks``, up to two more columns), then into at most ``limit`` columns at the longest
+    pauses (of about the same length, the cut that halves its column) and through a stack grown
+    over twice as tall as an even share would be. A run of like events (folded into one mark) is
+    cut only at a pause of a second or more, or for a stack's height.
+
+    >>> _columns([_Item(T0 + timedelta(seconds=s)) for s in (0, 0.1, 5, 5.1)], limit=2)
+    [(0, 2), (2, 4)]
+    """
+    count = len(items)
+    if count <= limit:
+        return [(n, n + 1) for n in range(count)]
+    cuts = {n for n in breaks if 0 < n < count}
+    limit += min(len(cuts), 2)
+    pause = {
+        n: math.floor(
+            math.log((items[n].moment - items[n - 1].moment).total_seconds() * 1e3 + 1, 1.5)
+        )
+        for n in range(1, count)
+    }
+    kinds = [_kind(item) for item in items]
+    before: list[dict[str, object]] = [{}]
+    for item, kind in zip(items, kinds, strict=True):
+        before.append({**before[-1], item.lane: kind})
+    after: list[dict[str, object]] = [{}]
+    for item, kind in zip(reversed(items), reversed(kinds), strict=True):
+        after.append({**after[-1], item.lane: kind})
+    after.reverse()
+    in_run = {
+        n: any(before[n].get(lane) == kind for lane, kind in after[n].items())
+        and items[n].moment - items[n - 1].moment < _NOTED_GAP
+        for n in range(1, count)
+    }
+    even = -(-_height(items, (0, count)) // limit)
+    while len(cuts) < limit - 1:
+        spans = _spans(cuts, count)
+        tall = max(spans, key=lambda span: _height(items, span))
+        forced = _height(items, tall) > 2 * even + 1
+        if forced:
+            low, high = tall
+            quarter = (high - low) // 4
+            within = [tall]
+            options = range(low + max(1, quarter), high - quarter)
+        else:
+            within = spans
+            options = range(1, count)
+        span_of = {n: span for span in within for n in range(span[0] + 1, span[1])}
+        choices = [n for n in options if n in span_of]
+        if not choices:
+            break
+        best = max(
+            choices,
+            key=lambda n: (
+                not in_run[n],
+                pause[n],
+                min(n - span_of[n][0], span_of[n][1] - n),
+                -n,
+            ),
+        )
+        if in_run[best] and not forced:
+            break
+        cuts.add(best)
+    return _spans(cuts, count)
+
+
+def _section(number: int, test: RecordedTest, splits: Sequence[_Split]) -> str:
     anchor = f"t{number}"
     who = Identity(test.events)
     persons = who.persons()
@@ -238,78 +364,13 @@ def _section(number: int, test: RecordedTest) -> str:
             flagged.setdefault(id(finding.event), []).append(finding)
 
     items = _items(test)
-    index: dict[int, str] = {}
-    data: dict[str, Any] = {}
-    marks: list[str] = []
-    gaps: list[str] = []
-    rejected_lane = any(item.rejected is not None for item in items)
-    lane_y = {"client": _AXIS_H, "server": _AXIS_H + _LANE_H, "rejected": _AXIS_H + 2 * _LANE_H}
-    for column, item in enumerate(items):
-        x = _LABEL_W + column * _COL + (_COL - _MARK_W) // 2
-        if column:
-            gap = item.moment - items[column - 1].moment
-            if gap >= timedelta(seconds=1):
-                gaps.append(
-                    f"<span class='gap' style='left:{_LABEL_W + column * _COL}px'>"
-                    f"+{duration(gap)}</span>"
-                )
-        key = f"{anchor}-{column}"
-        if item.event is not None:
-            event = item.event
-            index[id(event)] = key
-            label = who.label(event.distinct_id)
-            colour = colours.get(label, "#8c959f")
-            classes = ["mark", event.source]
-            badges = []
-            if id(event) in dup_of:
-                classes.append("dup")
-                badges.append(
-                    "<i class='flag dup' title='duplicate "
-                    + ", ".join(f"#{n}" for n in dup_of[id(event)])
-                    + "'>dup</i>"
-                )
-            if id(event) in flagged:
-                classes.append("flagged")
-                kinds = sorted({f.kind for f in flagged[id(event)]})
-                badges.append(f"<i class='flag warn' title='{_e(', '.join(kinds))}'>!</i>")
-            distinct = event.distinct_id if event.distinct_id is not None else "<none>"
-            marks.append(
-                f"<button type='button' class='{' '.join(classes)}' data-key='{key}' "
-                f"style='left:{x}px;top:{lane_y[event.source] + 6}px;--pc:{colour}' "
-                f"title='{_e(event.event)} · {_e(distinct)} · {label}'>"
-                f"<span class='name'>{_e(event.event)}</span>"
-                f"<span class='time'>{clock(event.timestamp)}</span>"
-                f"<span class='who'><b>{label}</b> {_e(distinct)}</span>{''.join(badges)}"
-                "</button>"
-            )
-            data[key] = _event_data(event, label, flagged.get(id(event), []), dup_of, duplicates)
-        elif item.rejected is not None:
-            request = item.rejected
-            marks.append(
-                f"<button type='button' class='mark rejected' data-key='{key}' "
-                f"style='left:{x}px;top:{lane_y['rejected'] + 6}px' "
-                f"title='rejected: {_e(request.reason)}'>"
-                f"<span class='name'>✖ rejected {request.status}</span>"
-                f"<span class='time'>{clock(request.received_at)}</span>"
-                f"<span class='who'>{_e(request.method)} {_e(_path(request.url))}</span></button>"
-            )
-            data[key] = _rejected_data(request)
-
-    width = _LABEL_W + max(len(items), 1) * _COL + 16
-    height = _AXIS_H + 2 * _LANE_H + (_REJECTED_H if rejected_lane else 0)
-    links = _merges(who, index, items, lane_y)
-    lanes = (
-        f"<div class='lane client' style='top:{lane_y['client']}px;height:{_LANE_H}px'>"
-        "<span>client</span></div>"
-        f"<div class='lane server' style='top:{lane_y['server']}px;height:{_LANE_H}px'>"
-        "<span>server</span></div>"
-        + (
-            f"<div class='lane rejected' style='top:{lane_y['rejected']}px;"
-            f"height:{_REJECTED_H}px'><span>rejected</span></div>"
-            if rejected_lane
-            else ""
-        )
-    )
+    merge_of = {id(merge.event): merge for merge in who.requested}
+    split_of: dict[int, list[str]] = {}
+    for split in splits:
+        if split.event is not None:
+            split_of.setdefault(id(split.event), []).append(split.text)
+    marks = _Marks(anchor, who, colours, dup_of, flagged, merge_of, split_of)
+    timeline, index, data = _timeline(items, marks, duplicates)
     hidden = len(test.events) + len(test.rejected) - len(items)
     more = (
         f"<p class='muted'>{plural(hidden, 'event')} in the middle of this test "
@@ -324,38 +385,295 @@ def _section(number: int, test: RecordedTest) -> str:
         "</span>"
         for p in persons
     )
+    if splits:
+        people += (
+            "<span class='split-flag' title='two persons where one was expected: see "
+            "&quot;Split person&quot; below'>split person</span>"
+        )
     counts = Counter(e.source for e in test.events)
-    facts = [
-        f"{counts['client']} client",
-        f"{counts['server']} server",
-        f"{plural(len(persons), 'person')}",
-    ]
+    facts = [f"{counts['client']} client", f"{counts['server']} server"]
+    if splits:
+        facts.append(f"<b class='bad'>{plural(len(persons), 'person')}: split</b>")
+    else:
+        facts.append(plural(len(persons), "person"))
     if duplicates:
         facts.append(f"<b class='bad'>{plural(len(duplicates), 'duplicate')}</b>")
     if test.rejected:
         facts.append(f"<b class='bad'>{len(test.rejected)} rejected</b>")
-    if test.findings:
-        facts.append(f"<b class='warn'>{plural(len(test.findings), 'finding')}</b>")
-    timeline = (
-        f"<div class='scroller'><div class='track' style='width:{width}px;height:{height}px'>"
-        f"{lanes}<svg class='links' width='{width}' height='{height}' aria-hidden='true'>"
-        f"{links}</svg>{''.join(gaps)}{''.join(marks)}</div></div>"
-        if items
-        else "<p class='muted empty'>No PostHog event reached the recorder in this test.</p>"
-    )
+    found = _finding_count(test, splits)
+    if found:
+        facts.append(f"<b class='warn'>{plural(found, 'finding')}</b>")
+    if not items:
+        timeline = "<p class='muted empty'>No PostHog event reached the recorder in this test.</p>"
     failure = _failure(test)
     return (
         f"<section class='test card {_e(test.outcome)}' id='{anchor}'>"
         f"<details{' open' if test.outcome in _FAILED or number == 0 else ''}>"
-        f"<summary>{_badge(test.outcome)} <code class='nodeid'>{_e(test.nodeid)}</code>"
+        f"<summary>{_badge(test.outcome)} <code class='nodeid'>{_nodeid(test.nodeid)}</code>"
         f"<span class='facts'>{' · '.join(facts)}</span>{_reason(test)}</summary>"
         f"{failure}<div class='people'>{people}</div>{timeline}{more}"
         f"<div class='panel' data-for='{anchor}'><p class='muted'>Click an event to see its "
         "properties.</p></div>"
-        f"{_findings(test, duplicates, index)}"
+        f"{_findings(test, duplicates, index, splits)}"
         f"<script type='application/json' class='data' data-for='{anchor}'>"
         f"{json_for_html(data)}</script>"
         "</details></section>"
+    )
+
+
+def _finding_count(test: RecordedTest, splits: Sequence[_Split]) -> int:
+    """A test's findings as the report counts them: the checks' and each split person."""
+    return len(test.findings) + len(splits)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """Two persons where one was expected: what split them, and the event that shows it."""
+
+    text: str
+    event: CapturedEvent | None = None
+
+
+#: How ``assert_same_person`` begins its failure.
+_ONE_PERSON_EXPECTED = "Expected all events to belong to one person; found "
+
+
+def _splits(test: RecordedTest, who: Identity) -> list[_Split]:
+    """Where a test's events make two persons that were meant to be one: a merge PostHog
+    refuses (the ids asked to be joined stay apart); in a test with both sides, server events
+    on a person the client never had (no ``$identify`` or alias joins their id to the
+    client's), as the audit's identity line judges them; else a failed ``assert_same_person``
+    (the test's own check expected one person)."""
+    found = _refused_or_strangers(test, who)
+    persons = who.persons()
+    if not found and test.failed and _ONE_PERSON_EXPECTED in test.message and len(persons) > 1:
+        found.append(
+            _Split(
+                f"the test expected one person (assert_same_person failed); the events make "
+                f"{len(persons)}: "
+                + "; ".join(
+                    f"{p.label} ({', '.join(map(repr, p.distinct_ids[:3]))}"
+                    f"{' …' if len(p.distinct_ids) > 3 else ''})"
+                    for p in persons[:5]
+                )
+                + ". No $identify or alias joins them."
+            )
+        )
+    return found
+
+
+def _refused_or_strangers(test: RecordedTest, who: Identity) -> list[_Split]:
+    found = []
+    for merge in who.refused:
+        event = merge.event
+        into, other = who.label(merge.into_id), who.label(merge.from_id)
+        found.append(
+            _Split(
+                f"{event.event!r} ({event.source}) asked to join {merge.from_id!r} ({other}) "
+                f"with {merge.into_id!r} ({into}); PostHog refuses it ({merge.refused}), so they "
+                "stay two persons.",
+                event,
+            )
+        )
+    client = [e for e in test.events if e.source == "client" and e.distinct_id]
+    if not client:
+        return found
+    theirs = {who.person_of(e.distinct_id) for e in client if e.distinct_id}
+    strangers: dict[str, list[CapturedEvent]] = {}
+    for event in test.events:
+        distinct = event.distinct_id
+        if event.source != "server" or distinct is None or who.person(distinct) is None:
+            continue
+        if who.person_of(distinct) not in theirs:
+            strangers.setdefault(distinct, []).append(event)
+    labels = sorted({who.label(e.distinct_id) for e in client} - {"-"})
+    client_side = ", ".join(labels) if labels else "no person (its events are personless)"
+    for distinct, mine in strangers.items():
+        names = ", ".join(list(dict.fromkeys(e.event for e in mine))[:5])
+        found.append(
+            _Split(
+                f"server events ({names}) by {distinct!r} ({who.label(distinct)}) are on a "
+                f"person the client never had (the client's: {client_side}): no $identify or "
+                "alias joins that id to the client's.",
+                mine[0],
+            )
+        )
+    return found
+
+
+def _timeline(
+    items: Sequence[_Item], marks: _Marks, duplicates: Sequence[Any]
+) -> tuple[str, dict[int, str], dict[str, Any]]:
+    """The timeline grid (a row per lane, a column per moment), each event's key by its id, and
+    the data each mark shows when clicked."""
+    keys = [f"{marks.anchor}-{n}" for n in range(len(items))]
+    index = {id(item.event): key for item, key in zip(items, keys, strict=True) if item.event}
+    merges = [
+        (n, merge)
+        for merge in marks.who.requested
+        for n, item in enumerate(items)
+        if item.event is merge.event
+    ]
+    columns = _columns(items, {n for n, _ in merges})
+    lanes = ["client", "server"] + (["rejected"] if any(i.rejected for i in items) else [])
+    first_row = 3 if merges else 2
+    row = {lane: first_row + n for n, lane in enumerate(lanes)}
+    data: dict[str, Any] = {}
+    cells: list[str] = []
+    ticks: list[str] = []
+    start = items[0].moment if items else datetime.now(UTC)
+    column_of: dict[int, int] = {}
+    for c, (low, high) in enumerate(columns):
+        grid = c + 2
+        column_of.update(dict.fromkeys(range(low, high), c))
+        gap = ""
+        if low:
+            pause = items[low].moment - items[low - 1].moment
+            if pause >= _NOTED_GAP:
+                gap = f"<span class='gap'>+{duration(pause)}</span>"
+        span = f"{clock(items[low].moment)} – {clock(items[high - 1].moment)}"
+        ticks.append(
+            f"<div class='tick{' paused' if gap else ''}' style='grid-column:{grid}' "
+            f"title='{span} · {plural(high - low, 'mark')}'>{gap}"
+            f"<span class='at'>{duration(items[low].moment - start)}</span></div>"
+        )
+        for lane in lanes:
+            mine = [n for n in range(low, high) if items[n].lane == lane]
+            cells.append(
+                f"<div class='cell {lane}' style='grid-row:{row[lane]};grid-column:{grid}'>"
+                f"{_stack(mine, items, keys, marks, data, duplicates)}</div>"
+            )
+    labels = "".join(
+        f"<div class='lane {lane}' style='grid-row:{row[lane]}'><span>{lane}</span></div>"
+        for lane in lanes
+    )
+    corner = "<div class='corner' style='grid-row:1'>elapsed</div>"
+    lines, levels = _merges(merges, column_of, len(columns), last_row=first_row + len(lanes))
+    if merges:
+        corner += (
+            f"<div class='corner merges' style='grid-row:2;height:{8 + 15 * levels}px'>"
+            "<span>merges</span></div>"
+        )
+    html_text = (
+        f"<div class='scroller'><div class='grid' style='--columns:{len(columns)}'>"
+        f"{corner}{''.join(ticks)}{labels}{''.join(cells)}{lines}</div></div>"
+    )
+    return html_text, index, data
+
+
+def _stack(
+    numbers: list[int],
+    items: Sequence[_Item],
+    keys: list[str],
+    marks: _Marks,
+    data: dict[str, Any],
+    duplicates: Sequence[Any],
+) -> str:
+    """One lane of one column: its marks top to bottom (a mark under one with the same distinct
+    id does not repeat it), a run of like events (same name, same person, nothing flagged)
+    folded into one mark that opens to show them."""
+    drawn: list[tuple[tuple[str, str] | None, int, str]] = []
+    above: object = None
+    for n in numbers:
+        item, key = items[n], keys[n]
+        if item.event is not None:
+            event = item.event
+            label = marks.who.label(event.distinct_id)
+            data[key] = _event_data(event, label, marks, duplicates)
+            plain = not any(id(event) in found for found in (marks.dup_of, marks.flagged))
+            plain = plain and id(event) not in marks.split_of
+            kind = (event.event, label) if plain and event.event not in MERGE_EVENTS else None
+            again = event.distinct_id is not None and event.distinct_id == above
+            drawn.append((kind, n, _event_mark(event, key, label, marks, again=again)))
+            above = event.distinct_id
+        elif item.rejected is not None:
+            above = None
+            data[key] = _rejected_data(item.rejected)
+            drawn.append((None, n, _rejected_mark(item.rejected, key)))
+    out: list[str] = []
+    at = 0
+    while at < len(drawn):
+        kind = drawn[at][0]
+        end = at + 1
+        while kind is not None and end < len(drawn) and drawn[end][0] == kind:
+            end += 1
+        if kind is None or end - at < _FOLD_RUN:
+            out += [mark for _, _, mark in drawn[at:end]]
+        else:
+            out.append(_fold(kind, [items[n] for _, n, _ in drawn[at:end]], drawn[at:end], marks))
+        at = end
+    return "".join(out)
+
+
+def _fold(
+    kind: tuple[str, str],
+    run: list[_Item],
+    drawn: list[tuple[tuple[str, str] | None, int, str]],
+    marks: _Marks,
+) -> str:
+    name, label = kind
+    first, last = run[0].moment, run[-1].moment
+    colour = marks.colours.get(label, "#8c959f")
+    who = ", ".join(dict.fromkeys(str(i.event.distinct_id) for i in run if i.event is not None))
+    return (
+        f"<details class='bunch' style='--pc:{colour}'><summary class='fold' "
+        f"title='{len(run)} × {_e(name)} from {clock(first)} to {clock(last)}: click to list "
+        f"them'><span class='name'>{_name(name)} <b class='count'>×{len(run)}</b></span>"
+        f"<span class='span'>{clock(first)} – {clock(last)[6:]}</span>"
+        f"<span class='who'><b>{label}</b> {_e(who)}</span></summary>"
+        f"{''.join(mark for _, _, mark in drawn)}</details>"
+    )
+
+
+def _nodeid(text: str) -> str:
+    """A test's node id, masked and escaped, that may wrap before its parameters."""
+    return _e(text).replace("[", "<wbr>[")
+
+
+def _name(text: str) -> str:
+    """An event name, masked and escaped, that may wrap after its underscores."""
+    return _e(text).replace("_", "_<wbr>")
+
+
+def _event_mark(
+    event: CapturedEvent, key: str, label: str, marks: _Marks, *, again: bool = False
+) -> str:
+    """An event's mark: its name, time and distinct id (kept for the tooltip and hidden when
+    ``again``: the same as the mark's above), its person's colour and its flags."""
+    colour = marks.colours.get(label, "#8c959f")
+    classes = ["mark", event.source]
+    badges = []
+    if id(event) in marks.dup_of:
+        classes.append("dup")
+        badges.append(
+            "<i class='flag dup' title='duplicate "
+            + ", ".join(f"#{n}" for n in marks.dup_of[id(event)])
+            + "'>dup</i>"
+        )
+    if id(event) in marks.flagged or id(event) in marks.split_of:
+        classes.append("flagged")
+        kinds: list[str] = sorted({f.kind for f in marks.flagged.get(id(event), [])})
+        kinds += ["split person"] if id(event) in marks.split_of else []
+        badges.append(f"<i class='flag warn' title='{_e(', '.join(kinds))}'>!</i>")
+    merging = " data-merge" if event.event in MERGE_EVENTS else ""
+    distinct = event.distinct_id if event.distinct_id is not None else "<none>"
+    return (
+        f"<button type='button' class='{' '.join(classes)}' data-key='{key}'{merging} "
+        f"style='--pc:{colour}' title='{_e(event.event)} · {_e(distinct)} · {label}'>"
+        f"<span class='name'>{_name(event.event)}</span>"
+        f"<span class='time'>{clock(event.timestamp)}</span>"
+        f"<span class='who{' again' if again else ''}'><b>{label}</b> {_e(distinct)}</span>"
+        f"{''.join(badges)}</button>"
+    )
+
+
+def _rejected_mark(request: RejectedRequest, key: str) -> str:
+    return (
+        f"<button type='button' class='mark rejected' data-key='{key}' "
+        f"title='rejected: {_e(request.reason)}'>"
+        f"<span class='name'>✖ rejected {request.status}</span>"
+        f"<span class='time'>{clock(request.received_at)}</span>"
+        f"<span class='who'>{_e(request.method)} {_e(_path(request.url))}</span></button>"
     )
 
 
@@ -385,61 +703,52 @@ def _path(url: str) -> str:
 
 
 def _merges(
-    who: Identity, index: dict[int, str], items: list[_Item], lane_y: dict[str, int]
-) -> str:
-    """SVG for each identity merge: a band across the lanes at the merge event, and a curve
-    to the nearest event of the other lane that the merge made the same person. A merge
-    PostHog refused is a dashed red band named by its warning, with no curve."""
-    column_of = {key: int(key.rsplit("-", 1)[1]) for key in index.values()}
+    merges: list[tuple[int, Merge]], column_of: dict[int, int], columns: int, last_row: int
+) -> tuple[str, int]:
+    """Each identity merge: a dashed line down every lane at the start of its column (merges
+    start a column), named ``from → into`` in the merges row; a merge PostHog refused is red,
+    ``from ✕ into``, with its warning. Names of merges in near columns take turns in height,
+    and the last column's is written left of its line; also returned: how many heights were
+    used."""
     out: list[str] = []
-    for merge in who.requested:
-        key = index.get(id(merge.event))
-        if key is None:
-            continue
-        column = column_of[key]
-        x = _LABEL_W + column * _COL + _COL // 2
-        top, bottom = 4, lane_y["server"] + _LANE_H - 2
-        refused = f" refused: {merge.refused}" if merge.refused else ""
+    previous = -10
+    level = 0
+    levels = 1
+    for n, merge in merges:
+        column = column_of[n]
+        level = level + 1 if column - previous < 3 and level < 2 else 0
+        levels = max(levels, level + 1)
+        previous = column
+        refused = merge.refused
+        title = (
+            f"{merge.event.event} ({merge.event.source}) joins {merge.from_id} into "
+            f"{merge.into_id}" + (f"; refused by PostHog: {refused}" if refused else "")
+        )
         out.append(
-            f"<line class='merge{' refused' if refused else ''}' x1='{x}' y1='{top}' x2='{x}' "
-            f"y2='{bottom}'/>"
-            f"<text class='merge-label' x='{x + 5}' y='{top + 13}'>"
+            f"<div class='merge{' refused' if refused else ''}"
+            f"{' end' if column == columns - 1 and columns > 1 else ''}' "
+            f"style='grid-row:2/{last_row};grid-column:{column + 2}' title='{_e(title)}'>"
+            f"<span class='merge-label' style='top:{2 + 15 * level}px'>"
             f"{_e(clip(merge.from_id, 14))} {'✕' if refused else '→'} "
-            f"{_e(clip(merge.into_id, 14))}</text>"
+            f"{_e(clip(merge.into_id, 14))}</span></div>"
         )
-        if refused:
-            continue
-        other = "server" if merge.event.source == "client" else "client"
-        ids = {merge.from_id, merge.into_id}
-        target = next(
-            (
-                n
-                for n, item in sorted(enumerate(items), key=lambda pair: abs(pair[0] - column))
-                if item.event is not None
-                and item.event.source == other
-                and item.event.distinct_id in ids
-            ),
-            None,
-        )
-        if target is not None:
-            tx = _LABEL_W + target * _COL + _COL // 2
-            y1 = lane_y[merge.event.source] + _LANE_H // 2
-            y2 = lane_y[other] + _LANE_H // 2
-            mid = (y1 + y2) // 2
-            out.append(f"<path class='merge-link' d='M{x},{y1} C{x},{mid} {tx},{mid} {tx},{y2}'/>")
-    return "".join(out)
+    return "".join(out), levels
 
 
 def _event_data(
     event: CapturedEvent,
     label: str,
-    findings: list[Finding],
-    dup_of: dict[int, list[int]],
+    marks: _Marks,
     duplicates: Sequence[Any],
 ) -> dict[str, Any]:
+    """What the panel shows for an event: its facts, findings, its own properties, the person
+    properties it sets (``$set_once``, ``$set``, ``$unset``, in PostHog's order) and the merge it
+    asks for, each masked."""
+    findings = marks.flagged.get(id(event), [])
     paths = [f.path for f in findings if f.kind == "pii" and f.path]
     notes = [str(f) for f in findings]
-    notes += [f"duplicate #{n}: {duplicates[n - 1].text}" for n in dup_of.get(id(event), [])]
+    notes += [f"duplicate #{n}: {duplicates[n - 1].text}" for n in marks.dup_of.get(id(event), [])]
+    notes += [f"split person: {text}" for text in marks.split_of.get(id(event), [])]
     facts = {
         "event": event.event,
         "source": event.source,
@@ -454,17 +763,35 @@ def _event_data(
         "endpoint": event.endpoint,
         "project key": event.api_key,
     }
+    props = redact(event.properties, paths=paths)
+    person: dict[str, Any] = {}
+    for key, tree in (("$set_once", event.set_once), ("$set", event.set)):
+        if tree:
+            inside = [p[len(key) + 1 :] for p in paths if p.startswith(key + ".")]
+            person[key] = redact(tree, paths=inside)
+            props.pop(key, None)
+    unset = event.properties.get("$unset")
+    if isinstance(unset, Mapping | list) and unset:
+        person["$unset"] = [mask_secrets(str(k)) for k in unset]
+        props.pop("$unset", None)
     data: dict[str, Any] = {
         "kind": "event",
         "facts": _masked(facts),
-        "props": redact(event.properties, paths=paths),
+        "props": props,
+        "person": person,
         "flagged": paths,
         "notes": [mask_secrets(n) for n in notes],
     }
-    for key, tree in (("$set", event.set), ("$set_once", event.set_once)):
-        if tree and key not in event.properties:
-            inside = [p[len(key) + 1 :] for p in paths if p.startswith(key + ".")]
-            data["props"][key] = redact(tree, paths=inside)
+    merge = marks.merge_of.get(id(event))
+    if merge is not None:
+        joined = f"{merge.from_id} → {merge.into_id}"
+        data["merge"] = mask_secrets(
+            f"refused by PostHog ({merge.refused}): {merge.from_id} ✕ {merge.into_id} stay two "
+            "persons"
+            if merge.refused
+            else f"{joined}: one person from here on"
+        )
+        data["refused"] = merge.refused is not None
     return data
 
 
@@ -499,12 +826,28 @@ def _rejected_data(request: RejectedRequest) -> dict[str, Any]:
     }
 
 
-def _findings(test: RecordedTest, duplicates: Sequence[Any], index: dict[int, str]) -> str:
+def _findings(
+    test: RecordedTest,
+    duplicates: Sequence[Any],
+    index: dict[int, str],
+    splits: Sequence[_Split] = (),
+) -> str:
     groups: list[tuple[str, list[str]]] = []
 
     def link(event: CapturedEvent | None) -> str:
         key = index.get(id(event)) if event is not None else None
         return f" <a href='#' class='show' data-key='{key}'>show</a>" if key else ""
+
+    if splits:
+        groups.append(
+            (
+                "Split person",
+                [
+                    f"<code class='code'>split-person</code> {_e(split.text)}{link(split.event)}"
+                    for split in splits
+                ],
+            )
+        )
 
     for kind, title in _KIND_TITLES.items():
         mine = [f for f in test.findings if f.kind == kind]

@@ -16,6 +16,12 @@ goes over real HTTP to the harness's loopback collector under ``/t/<token>/brows
 ``context.route`` on PostHog's hosts serves the loader ``array.js`` of the snippet from a local
 posthog-js and is a safety net for anything not rewritten.
 
+posthog-js's own files come from a local posthog-js, or from the published package fetched once
+from the npm registry and cached (``_roads.posthog_js``): a file that cannot be had is a
+rejected request whose reason says why and the fixes. With ``analytics_block_third_party`` on,
+a second route answers or aborts the page's requests to hosts other than its own, the
+loopback's and PostHog's (``_roads.third_party``).
+
 A page that uses the collector itself as its ``api_host`` (an app in another process with one
 ``POSTHOG_HOST`` for its server SDK and its templates) asks it for the snippet's
 ``/static/array.js`` before the init script can rewrite anything: :class:`ApiHostGate` serves
@@ -43,11 +49,14 @@ from pytest_hybrid_analytics._model.text import clip
 from pytest_hybrid_analytics._model.wire import split_url
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.fake_api import Answer, Endpoint
+from pytest_hybrid_analytics._roads.posthog_js import PostHogJs, PostHogJsError, find_posthog_js
+from pytest_hybrid_analytics._roads.third_party import ThirdPartyBlock
 
 __all__ = [
     "POSTHOG_HOSTS",
     "ApiHostGate",
     "BrowserGate",
+    "PostHogJsFiles",
     "attach",
     "context_of",
     "find_posthog_js",
@@ -66,6 +75,9 @@ _JS = {"Content-Type": "application/javascript", "Access-Control-Allow-Origin": 
 _PAGE_NOTE = "/browser/page-note"
 #: The most a page's notes may weigh (a runaway error loop is capped in the page too).
 _MAX_NOTE = 16 * 1024
+#: Where pages get posthog-js's own files: a ``dist/`` folder, a :class:`PostHogJs` (a local
+#: package, or the published one fetched on first use), or none.
+PostHogJsFiles = Path | PostHogJs | None
 
 
 def init_script(collector_base: str, flush_ms: int = 250) -> str:
@@ -79,29 +91,12 @@ def init_script(collector_base: str, flush_ms: int = 250) -> str:
     )
 
 
-def find_posthog_js(start: Path, configured: str | None = None) -> Path | None:
-    """The ``dist/`` folder of a local posthog-js package, to serve the SDK's own files from.
-
-    ``configured`` (the ``analytics_posthog_js`` ini key or ``HYBRID_ANALYTICS_POSTHOG_JS``)
-    names a package folder; otherwise ``node_modules/posthog-js`` is looked for in ``start``,
-    its ``fixtures/`` and their parents.
-    """
-    if configured:
-        folder = Path(configured).expanduser()
-        dist = folder if folder.name == "dist" else folder / "dist"
-        return dist if (dist / "array.js").is_file() else None
-    for base in (start, *start.parents):
-        for candidate in (base / "node_modules", base / "fixtures" / "node_modules"):
-            dist = candidate / "posthog-js" / "dist"
-            if (dist / "array.js").is_file():
-                return dist
-    return None
-
-
-def static_file(url: str, dist: Path | None) -> tuple[Answer | None, str | None]:
+def static_file(url: str, dist: PostHogJsFiles) -> tuple[Answer | None, str | None]:
     """posthog-js's own file for a ``/static/...js`` URL: ``(answer, None)`` when it can be
     served, ``(None, reason)`` when it is one but cannot be (the reason says the fix), and
-    ``(None, None)`` when ``url`` is not one of posthog-js's files."""
+    ``(None, None)`` when ``url`` is not one of posthog-js's files.
+
+    A published posthog-js not fetched yet is fetched now (once for the run)."""
     match = _STATIC.search(split_url(url)[0])
     if match is None:
         return None, None
@@ -110,22 +105,39 @@ def static_file(url: str, dist: Path | None) -> tuple[Answer | None, str | None]
         return None, (
             f"{url} is posthog-js's own {name}, which the harness serves from a local "
             "posthog-js, and it found none: install posthog-js where the tests run (npm "
-            "install posthog-js) or set analytics_posthog_js / HYBRID_ANALYTICS_POSTHOG_JS to "
-            "its folder (README, 'Browser')"
+            "install posthog-js) or set analytics_posthog_js / HYBRID_ANALYTICS_POSTHOG_JS to its "
+            "folder (README, 'Browser')"
         )
-    file = dist / name
+    if isinstance(dist, PostHogJs):
+        try:
+            folder = dist.dist()
+        except PostHogJsError as error:
+            return None, f"{url} is posthog-js's own {name}: {error}"
+    else:
+        folder = dist
+    file = folder / name
     if not file.is_file():
+        if isinstance(dist, PostHogJs) and dist.registry is not None:
+            return None, (
+                f"{url}: the published posthog-js {dist.version} the harness serves ({folder}) "
+                f"has no {name}; set analytics_posthog_js_version / "
+                "HYBRID_ANALYTICS_POSTHOG_JS_VERSION to a version that has it (the version the "
+                "page expects) (README, 'Browser')"
+            )
         return None, (
-            f"{url}: the local posthog-js the harness serves from ({dist}) has no {name}; "
+            f"{url}: the local posthog-js the harness serves from ({folder}) has no {name}; "
             "set analytics_posthog_js / HYBRID_ANALYTICS_POSTHOG_JS to a posthog-js that has it "
             "(the version the page expects) (README, 'Browser')"
         )
     return Answer(200, dict(_JS), file.read_bytes()), None
 
 
-def record_page_note(page_errors: list[str], note: Any) -> None:
+def record_page_note(
+    page_errors: list[str], note: Any, *, blocked: ThirdPartyBlock | None = None
+) -> None:
     """Keep what one note the init script sent says, as a line of ``page_errors``; a page that
-    calls ``posthog.init`` after it was reported as never calling it takes that back.
+    calls ``posthog.init`` after it was reported as never calling it takes that back. A script
+    that failed to load because ``blocked`` blocked it says so.
 
     >>> record_page_note(analytics.page_errors, {"kind": "no-init", "page": url})
     >>> analytics.page_errors
@@ -140,8 +152,11 @@ def record_page_note(page_errors: list[str], note: Any) -> None:
         where = f"{clip(str(source), 300)}:{note.get('line')}:{note.get('column')}"
         page_errors.append(f"{message} ({where if source else page})")
     elif kind == "script":
-        src = clip(str(note.get("src") or "(unknown)"), 300)
-        page_errors.append(f"the script {src} failed to load on {page}")
+        src = str(note.get("src") or "(unknown)")
+        why = ""
+        if blocked is not None and blocked.blocked(src):
+            why = f" (blocked: analytics_block_third_party = {blocked.mode})"
+        page_errors.append(f"the script {clip(src, 300)} failed to load on {page}{why}")
     elif kind == "no-init":
         page_errors.append(_no_init(page, snippet=note.get("snippet") is True))
     elif kind == "init":
@@ -161,7 +176,7 @@ def _no_init(page: str, *, snippet: bool) -> str:
 
 def _static(
     api: Endpoint,
-    dist: Path | None,
+    dist: PostHogJsFiles,
     method: str,
     url: str,
     headers: Mapping[str, str] | None,
@@ -187,13 +202,22 @@ class BrowserGate:
     >>> gate.handle("POST", "/t/abc/browser/https/us.i.posthog.com/e/", headers, body)
 
     ``pages`` is the test whose ``page_errors`` the init script's notes go to (``None``: a test
-    that already ended, whose notes are dropped).
+    that already ended, whose notes are dropped); ``blocked`` the run's third-party block, so
+    a script it blocked is said to be blocked.
     """
 
-    def __init__(self, api: Endpoint, dist: Path | None, *, pages: Analytics | None = None) -> None:
+    def __init__(
+        self,
+        api: Endpoint,
+        dist: PostHogJsFiles,
+        *,
+        pages: Analytics | None = None,
+        blocked: ThirdPartyBlock | None = None,
+    ) -> None:
         self._api = api
         self._dist = dist
         self._pages = pages
+        self._blocked = blocked
 
     @staticmethod
     def original_url(path: str) -> str | None:
@@ -237,7 +261,7 @@ class BrowserGate:
         except ValueError:
             return Answer(204, cors)
         if self._pages is not None:
-            record_page_note(self._pages.page_errors, note)
+            record_page_note(self._pages.page_errors, note, blocked=self._blocked)
             self._pages.wake()  # a test may wait on analytics.page_errors
         return Answer(204, cors)
 
@@ -260,7 +284,7 @@ class ApiHostGate:
     200
     """
 
-    def __init__(self, api: Endpoint, dist: Path | None) -> None:
+    def __init__(self, api: Endpoint, dist: PostHogJsFiles) -> None:
         self._api = api
         self._dist = dist
 
@@ -298,12 +322,16 @@ def attach(
     context: Any,
     *,
     collector_base: str,
-    dist: Path | None,
+    dist: PostHogJsFiles,
     flush_ms: int = 250,
+    block: ThirdPartyBlock | None = None,
 ) -> None:
     """Make every page of a Playwright ``BrowserContext`` deliver its PostHog events to
-    ``analytics``."""
+    ``analytics``; with ``block`` on, its pages' third-party requests are answered or aborted.
+    """
     context.add_init_script(init_script(collector_base, flush_ms))
+    if block is not None:
+        block.attach(context)  # first: the PostHog route, added later, is asked first
 
     def posthog_host(route: Any) -> None:
         request = route.request

@@ -102,6 +102,24 @@
     return new URL(COLLECTOR + '/' + u.protocol.slice(0, -1) + '/' + u.host + u.pathname + u.search);
   }
 
+  // The snippet loads posthog-js itself with a <script src> on PostHog's asset host. Playwright's
+  // route answers that only while the test is inside a Playwright call, so a page a click
+  // navigated to, with the test already blocked in wait_for, would never get its posthog-js:
+  // the script goes to the collector too, which serves the SDK's own files.
+  const POSTHOG_FILE = /^https?:\/\/([a-z0-9-]+\.)*posthog\.com(:\d+)?\/static\/[\w.\/-]+\.js(\?|$)/i;
+  const scriptSrc = Object.getOwnPropertyDescriptor(HTMLScriptElement.prototype, 'src');
+  if (scriptSrc && scriptSrc.set) {
+    Object.defineProperty(HTMLScriptElement.prototype, 'src', {
+      configurable: true,
+      enumerable: scriptSrc.enumerable,
+      get() { return scriptSrc.get.call(this); },
+      set(value) {
+        const text = String(value);
+        scriptSrc.set.call(this, POSTHOG_FILE.test(text) ? toCollector(text).href : text);
+      },
+    });
+  }
+
   function withTestOptions(config, supportsRewrite) {
     const c = Object.assign({}, config || {});
     c.opt_out_useragent_filter = true;

@@ -14,7 +14,6 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord
@@ -23,13 +22,14 @@ from pytest_hybrid_analytics._recording.client_notes import ClientNote
 from pytest_hybrid_analytics._recording.fake_api import Endpoint, FakePostHog
 from pytest_hybrid_analytics._recording.store import EventStore
 from pytest_hybrid_analytics._roads import browser
-from pytest_hybrid_analytics._roads.browser import ApiHostGate, BrowserGate
+from pytest_hybrid_analytics._roads.browser import ApiHostGate, BrowserGate, PostHogJsFiles
 from pytest_hybrid_analytics._roads.client_watch import ClientWatch
 from pytest_hybrid_analytics._roads.collector import Collector
 from pytest_hybrid_analytics._roads.hosts import PostHogHosts
 from pytest_hybrid_analytics._roads.httpx_road import HttpxRoad
 from pytest_hybrid_analytics._roads.requests_road import RequestsRoad
 from pytest_hybrid_analytics._roads.sdk_log import SdkLogHandler
+from pytest_hybrid_analytics._roads.third_party import ThirdPartyBlock
 
 __all__ = ["Harness"]
 
@@ -50,11 +50,15 @@ class Harness:
         self,
         *,
         extra_hosts: Iterable[str] = (),
-        posthog_js: Path | None = None,
+        posthog_js: PostHogJsFiles = None,
         flush_ms: int = 250,
     ) -> None:
-        #: posthog-js's ``dist/`` to serve the SDK's own files to pages from (or ``None``).
-        self.posthog_js = posthog_js
+        #: Where pages get posthog-js's own files: a ``dist/``, a ``PostHogJs`` (a local
+        #: package, or the published one fetched on first use), or ``None``.
+        self.posthog_js: PostHogJsFiles = posthog_js
+        #: What attached pages do with third-party requests (``analytics_block_third_party``),
+        #: and what they blocked.
+        self.third_party = ThirdPartyBlock()
         #: posthog-js's batch interval in attached pages (``0``: no batching).
         self.flush_ms = flush_ms
         self._lock = threading.Lock()
@@ -110,7 +114,7 @@ class Harness:
         analytics = self._by_token.get(match["token"])
         api = analytics.api if analytics is not None else self.late
         if path[match.end() :].startswith("/browser/"):
-            return BrowserGate(api, self.posthog_js, pages=analytics)
+            return BrowserGate(api, self.posthog_js, pages=analytics, blocked=self.third_party)
         return ApiHostGate(api, self.posthog_js)
 
     @property
@@ -186,7 +190,9 @@ class Harness:
         self.sdk_log.install()
         token = secrets.token_hex(6)
         host = f"{self.url}/t/{token}"
-        roads = _TestRoads(self.clients, f"{host}/browser", self.posthog_js, self.flush_ms)
+        roads = _TestRoads(
+            self.clients, f"{host}/browser", self.posthog_js, self.flush_ms, self.third_party
+        )
         analytics = Analytics(host=host, roads=roads)
         with self._lock:
             self._current = analytics
@@ -229,12 +235,18 @@ class _TestRoads:
     clients and the attached pages, attach a browser context."""
 
     def __init__(
-        self, clients: ClientWatch, collector_base: str, dist: Path | None, flush_ms: int
+        self,
+        clients: ClientWatch,
+        collector_base: str,
+        dist: PostHogJsFiles,
+        flush_ms: int,
+        block: ThirdPartyBlock | None = None,
     ) -> None:
         self._clients = clients
         self._collector_base = collector_base
         self._dist = dist
         self._flush_ms = flush_ms
+        self._block = block
         self._contexts: list[Any] = []
 
     def flush_clients(
@@ -259,5 +271,6 @@ class _TestRoads:
                 collector_base=self._collector_base,
                 dist=self._dist,
                 flush_ms=self._flush_ms,
+                block=self._block,
             )
         return context
