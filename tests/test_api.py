@@ -245,6 +245,18 @@ def test_a_re_delivery_of_recorded_uuids_is_kept_apart(
     assert [e.uuid for e in analytics.retried] == ["e1"]
 
 
+def test_the_late_original_of_a_beacon_that_overtook_it_is_kept_apart(
+    analytics: Analytics,
+) -> None:
+    # posthog-js re-sends at unload, by sendBeacon, a batch whose fetch the navigation caught
+    # in its asynchronous gzip; the beacon can land first, the fetch after it.
+    analytics.api.handle("POST", "/i/v0/e/", {"Sec-Fetch-Mode": "no-cors"}, json.dumps(BATCH))
+    analytics.api.handle("POST", "/e/", {"Sec-Fetch-Mode": "cors"}, json.dumps(BATCH))
+    assert [e.uuid for e in analytics.events] == ["e1"]
+    assert [e.uuid for e in analytics.retried] == ["e1"]
+    assert_no_duplicates(analytics)
+
+
 def test_the_same_uuid_sent_again_without_a_retry_mark_is_recorded_twice(
     analytics: Analytics,
 ) -> None:

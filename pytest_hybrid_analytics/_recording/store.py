@@ -32,6 +32,9 @@ class EventStore:
         self._rejected: list[RejectedRequest] = []
         self._retried: list[CapturedEvent] = []
         self._uuids: set[str] = set()
+        #: uuids first recorded from a re-delivery (an unload beacon): the original request
+        #: may still be on its way, and must not count twice when it lands.
+        self._redelivered: set[str] = set()
         self._generation = 0
 
     # -- writing (the fake PostHog API calls these) ------------------------------------------
@@ -40,16 +43,21 @@ class EventStore:
         """Add decoded events to the timeline and wake every waiter.
 
         ``retry`` marks a request the SDK says it is sending again (posthog-js's
-        ``?retry_count=``): its events already recorded are kept apart in :attr:`retried`, as
-        PostHog's ingestion drops a uuid it already has. Any other repeat is recorded (and
+        ``?retry_count=``, an unload beacon): its events already recorded are kept apart in
+        :attr:`retried`, as PostHog's ingestion drops a uuid it already has. So is the late
+        original of a re-delivery that overtook it (a beacon sent at unload arriving before the
+        fetch the navigation caught in its gzip). Any other repeat is recorded (and
         :func:`assert_no_duplicates` reports it).
         """
         batch = list(events)
         with self._cond:
-            if retry:
-                again = [e for e in batch if e.uuid is not None and e.uuid in self._uuids]
+            seen = self._uuids if retry else self._redelivered
+            again = [e for e in batch if e.uuid is not None and e.uuid in seen]
+            if again:
                 self._retried.extend(again)
-                batch = [e for e in batch if e.uuid is None or e.uuid not in self._uuids]
+                batch = [e for e in batch if e.uuid is None or e.uuid not in seen]
+            if retry:
+                self._redelivered.update(e.uuid for e in batch if e.uuid is not None)
             self._events.extend(batch)
             self._uuids.update(e.uuid for e in batch if e.uuid is not None)
             self._cond.notify_all()
@@ -67,6 +75,7 @@ class EventStore:
             self._rejected = []
             self._retried = []
             self._uuids = set()
+            self._redelivered = set()
             self._generation += 1
             self._cond.notify_all()
 
