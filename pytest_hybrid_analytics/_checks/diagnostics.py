@@ -31,6 +31,7 @@ __all__ = [
     "EVENT_SIZE_LIMIT",
     "STRING_LIMIT",
     "diagnose",
+    "sent_zone",
     "timestamp_has_zone",
 ]
 
@@ -65,6 +66,22 @@ def timestamp_has_zone(raw: str) -> bool:
     if _EPOCH.fullmatch(raw.strip()):
         return True
     return parse_timestamp(raw)[1]
+
+
+def sent_zone(event: CapturedEvent) -> bool | None:
+    """Whether the timestamp ``event`` was sent with says its time zone; ``None`` when it was
+    sent without one, or with one that is not a timestamp (the diagnostics and the audit's
+    "Timestamps in UTC" line judge the same events alike).
+
+    >>> sent_zone(event_from_wire({"event": "x", "timestamp": "2026-03-01T12:00:00"}))
+    False
+    """
+    if event.raw_timestamp is None:
+        return None
+    try:
+        return timestamp_has_zone(event.raw_timestamp)
+    except PayloadError:
+        return None
 
 
 def _name(event: CapturedEvent) -> str:
@@ -265,12 +282,8 @@ def _timestamps(events: list[CapturedEvent], max_skew: timedelta) -> list[Findin
     zoneless: list[Finding] = []
     skewed: list[Finding] = []
     for event in events:
-        raw = event.raw_timestamp
-        if raw is None:
-            continue
-        try:
-            has_zone = timestamp_has_zone(raw)
-        except PayloadError:
+        has_zone, raw = sent_zone(event), event.raw_timestamp
+        if has_zone is None:
             continue
         if not has_zone:
             zoneless.append(

@@ -16,12 +16,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from pytest_hybrid_analytics._checks.assertions import find_duplicates
-from pytest_hybrid_analytics._checks.diagnostics import timestamp_has_zone
+from pytest_hybrid_analytics._checks.diagnostics import sent_zone
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, words
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.persons import Identity, PropertyChange
 from pytest_hybrid_analytics._model.text import format_value, plural
-from pytest_hybrid_analytics._model.wire import PayloadError
 from pytest_hybrid_analytics._reports.records import RecordedTest
 
 if TYPE_CHECKING:
@@ -709,12 +708,8 @@ def _utc(runs: list[RecordedTest]) -> AuditLine:
     evidence, offsets, checked = [], Counter[str](), 0
     for test in runs:
         for event in test.events:
-            raw = event.raw_timestamp
-            if raw is None:
-                continue
-            try:
-                has_zone = timestamp_has_zone(raw)
-            except PayloadError:
+            has_zone, raw = sent_zone(event), event.raw_timestamp or ""
+            if has_zone is None:
                 continue
             checked += 1
             if not has_zone:
