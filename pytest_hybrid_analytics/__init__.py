@@ -32,6 +32,7 @@ from pytest_hybrid_analytics._checks.person_checks import (
     assert_person_properties,
 )
 from pytest_hybrid_analytics._checks.pii import PiiGuard
+from pytest_hybrid_analytics._model.attempts import Attempt, Delivery, FaultedRequest
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
 from pytest_hybrid_analytics._model.ingest import parse_capture_request
 from pytest_hybrid_analytics._model.persons import (
@@ -47,6 +48,7 @@ from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
 from pytest_hybrid_analytics._recording.factory import AnalyticsFactory, FakeUser, WireRequest
 from pytest_hybrid_analytics._recording.fake_api import Answer, FakePostHog
+from pytest_hybrid_analytics._recording.faults import Fault, Faults
 from pytest_hybrid_analytics._recording.flags import FlagBook
 from pytest_hybrid_analytics._recording.recorder import EventRecorder
 from pytest_hybrid_analytics._reports.jsonl import load_jsonl, write_jsonl
@@ -70,12 +72,17 @@ __all__ = [
     "Analytics",
     "AnalyticsFactory",
     "Answer",
+    "Attempt",
     "CapturedEvent",
     "ClientNote",
+    "Delivery",
     "Duplicate",
     "EventRecorder",
     "FakePostHog",
     "FakeUser",
+    "Fault",
+    "FaultedRequest",
+    "Faults",
     "Finding",
     "FlagBook",
     "Identity",

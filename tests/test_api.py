@@ -257,11 +257,27 @@ def test_the_late_original_of_a_beacon_that_overtook_it_is_kept_apart(
     assert_no_duplicates(analytics)
 
 
-def test_the_same_uuid_sent_again_without_a_retry_mark_is_recorded_twice(
+def test_the_same_uuid_sent_again_without_any_mark_is_a_re_delivery(
     analytics: Analytics,
 ) -> None:
+    # An SDK whose answer never reached it (a dropped connection after PostHog took the batch)
+    # sends the same uuids again, marked or not: PostHog keeps one event per uuid.
     analytics.api.handle("POST", "/batch/", {}, json.dumps(BATCH))
     analytics.api.handle("POST", "/batch/", {}, json.dumps(BATCH))
-    assert [e.uuid for e in analytics.events] == ["e1", "e1"]
-    with pytest.raises(AssertionError, match="'paid' with uuid e1 was recorded 2 times"):
+    assert [e.uuid for e in analytics.events] == ["e1"]
+    assert [e.uuid for e in analytics.retried] == ["e1"]
+    assert_no_duplicates(analytics)
+
+
+def test_a_duplicate_check_that_fails_names_the_retries_it_did_not_count(
+    analytics: Analytics,
+) -> None:
+    twice = [{**BATCH["batch"][0], "uuid": uuid} for uuid in ("e1", "e2")]
+    analytics.api.handle("POST", "/batch/", {}, json.dumps({**BATCH, "batch": twice}))
+    analytics.api.handle("POST", "/batch/", {}, json.dumps(BATCH))
+    with pytest.raises(AssertionError) as info:
         assert_no_duplicates(analytics)
+    message = str(info.value)
+    assert "found 1:" in message
+    assert "Not counted: 1 re-delivery of events already recorded" in message
+    assert "'paid' (uuid e1)" in message

@@ -404,13 +404,13 @@ def test_a_chunked_body_over_the_limit_and_an_announced_one_get_413() -> None:
 
 
 def test_slow_clients_do_not_hold_up_the_others(served: Served) -> None:
-    slow_body = batch("slow", distinct_id="snail")
+    bodies = [batch("slow", distinct_id="snail") for _ in range(8)]  # same length, own uuids
     slow = [served.connect() for _ in range(8)]
-    for sock in slow:
-        sock.sendall(HEAD + b"Content-Length: %d\r\n\r\n" % len(slow_body))
-    for n, byte in enumerate(slow_body):
-        for sock in slow:  # one byte each, then a whole request from someone else
-            sock.sendall(bytes([byte]))
+    for sock, body in zip(slow, bodies, strict=True):
+        sock.sendall(HEAD + b"Content-Length: %d\r\n\r\n" % len(body))
+    for n in range(len(bodies[0])):
+        for sock, body in zip(slow, bodies, strict=True):  # a byte each, then someone else
+            sock.sendall(body[n : n + 1])
         if n % 4 == 0:
             served.check_alive()
     for sock in slow:

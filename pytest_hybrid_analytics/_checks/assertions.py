@@ -374,7 +374,24 @@ def assert_no_duplicates(
         lines.append(f"  {number}. {finding.text}")
         for event in finding.events:
             marks[id(event)] = f"duplicate {number}"
+    kept = (
+        recorder if recorder is not None else events if isinstance(events, EventRecorder) else None
+    )
+    lines += retries_not_counted(kept.retried if kept is not None else [])
     fail(lines, evs, identity_of(evs, recorder), marks=marks)
+
+
+def retries_not_counted(retried: Sequence[CapturedEvent]) -> list[str]:
+    """The line that says which re-deliveries a duplicate check saw and did not count."""
+    if not retried:
+        return []
+    shown = ", ".join(f"{e.event!r} (uuid {e.uuid})" for e in retried[:3])
+    more = f" and {len(retried) - 3} more" if len(retried) > 3 else ""
+    return [
+        f"Not counted: {plural(len(retried), 're-delivery', 're-deliveries')} of events already "
+        f"recorded (an SDK retry, an unload beacon; PostHog keeps one event per uuid): "
+        f"{shown}{more} (analytics.retried)."
+    ]
 
 
 def _step_query(step: Step, number: int) -> tuple[str, Query]:

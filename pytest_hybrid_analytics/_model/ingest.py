@@ -24,7 +24,7 @@ from pytest_hybrid_analytics._model.wire import (
     split_url,
 )
 
-__all__ = ["CAPTURE_PATHS", "capture_path", "parse_capture_request"]
+__all__ = ["CAPTURE_PATHS", "capture_path", "parse_capture_request", "sdk_from_headers"]
 
 #: Ingestion paths, longest first so that ``/i/v0/e/`` is not read as ``/e/``.
 CAPTURE_PATHS = (
@@ -50,7 +50,9 @@ def capture_path(path: str) -> str | None:
     return None
 
 
-def _sdk_from_headers(headers: Mapping[str, str] | None) -> str | None:
+def sdk_from_headers(headers: Mapping[str, str] | None) -> str | None:
+    """The PostHog SDK that names itself in ``PostHog-Sdk-Info`` or ``User-Agent``
+    (``"posthog-python"``, ``"posthog-node"``), else ``None``."""
     for name in ("PostHog-Sdk-Info", "User-Agent"):
         value = header(headers, name)
         if value.startswith("posthog-"):
@@ -129,7 +131,7 @@ def parse_capture_request(
             sent_at, _ = parse_timestamp(value)
             break
     received = received_at or datetime.now(UTC)
-    lib = _sdk_from_headers(headers)
+    lib = sdk_from_headers(headers)
 
     events = []
     for index, raw in enumerate(raw_events):

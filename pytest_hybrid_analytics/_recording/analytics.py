@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pytest_hybrid_analytics._model.attempts import FaultedRequest
 from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord, sdk_log_lines
 from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
 from pytest_hybrid_analytics._recording.fake_api import FakePostHog
+from pytest_hybrid_analytics._recording.faults import Faults
 from pytest_hybrid_analytics._recording.flags import FlagBook
 from pytest_hybrid_analytics._recording.query import Query
 from pytest_hybrid_analytics._recording.recorder import EventRecorder
@@ -80,8 +82,12 @@ class Analytics(EventRecorder):
         super().__init__()
         #: The flags every road answers (``analytics.flags.set("key", "variant")``).
         self.flags = flags if flags is not None else FlagBook()
+        #: PostHog misbehaving on purpose, on every road: ``fail``, ``delay``, ``drop``,
+        #: ``outage``, ``quota_limit``, ``event_results``; and what the SDKs tried
+        #: (``faults.attempts``). README, "When PostHog is down".
+        self.faults = Faults(on_change=self.wake)
         #: The fake PostHog API that records into this recorder.
-        self.api = FakePostHog(self, self.flags)
+        self.api = FakePostHog(self, self.flags, self.faults)
         #: This test's base URL on the loopback collector, for SDKs in other processes
         #: (``host=``, ``api_host``): ``http://127.0.0.1:<port>/t/<token>``. Requests to it
         #: after the test ended never reach another test. ``None`` outside a harness.
@@ -98,6 +104,17 @@ class Analytics(EventRecorder):
         #: to load, a page that never called ``posthog.init``.
         self.page_errors: list[str] = []
         self._roads = roads
+
+    @property
+    def faulted(self) -> list[FaultedRequest]:
+        """The requests a fault answered (``analytics.faults``), each kept whole with the
+        answer it got; their events are not on the timeline unless a retry was accepted.
+
+        >>> analytics.faults.fail(503)
+        >>> [(r.fault, r.status, r.uuids) for r in analytics.faulted]
+        [('fail 503', 503, ('0192...',))]
+        """
+        return self.faults.faulted
 
     def flush(self, *, timeout: float = 5.0, clients: bool = True) -> None:
         """Deliver what the SDKs still hold, and return once it is recorded: posthog-js's batch

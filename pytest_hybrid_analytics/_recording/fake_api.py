@@ -12,15 +12,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from http import HTTPStatus
+from typing import Any, Literal, Protocol
 
-from pytest_hybrid_analytics._model.events import RejectedRequest, Source
-from pytest_hybrid_analytics._model.ingest import capture_path, parse_capture_request
+from pytest_hybrid_analytics._model.attempts import Attempt, EndpointKind, FaultedRequest
+from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest, Source
+from pytest_hybrid_analytics._model.ingest import (
+    capture_path,
+    parse_capture_request,
+    sdk_from_headers,
+)
 from pytest_hybrid_analytics._model.wire import PayloadError, decode_body, header, split_url
+from pytest_hybrid_analytics._recording.faults import Fault, Faults
 from pytest_hybrid_analytics._recording.flags import FlagBook
 from pytest_hybrid_analytics._recording.recorder import EventRecorder
 
-__all__ = ["Answer", "Endpoint", "FakePostHog", "remote_config"]
+__all__ = ["Answer", "Endpoint", "FakePostHog", "endpoint_kind", "remote_config"]
 
 _CONFIG = re.compile(r"/array/(?P<token>[^/]+)/config(?P<js>\.js)?$")
 _FLAGS = re.compile(r"/(flags|decide)/?$")
@@ -40,6 +47,15 @@ class Answer:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: ``""``: an answer. ``"closed"``: the connection closes with no answer
+    #: (``faults.drop``); ``"timeout"``: none came within the client's own timeout
+    #: (``faults.delay``). Each road turns these into its transport's error.
+    failure: Literal["", "closed", "timeout"] = ""
+
+    @classmethod
+    def none(cls, failure: Literal["closed", "timeout"]) -> Answer:
+        """No answer at all: the connection ``"closed"``, or the client's ``"timeout"``."""
+        return cls(0, {}, b"", failure)
 
     @classmethod
     def json(cls, status: int, value: Any, headers: Mapping[str, str] | None = None) -> Answer:
@@ -78,6 +94,23 @@ class Endpoint(Protocol):
         """Keep a request that could not be handed over whole."""
 
 
+def endpoint_kind(path: str) -> EndpointKind | None:
+    """Which PostHog endpoint a path is, for faults: ``"capture"``, ``"recordings"``,
+    ``"flags"``, ``"config"``, or ``None`` (posthog-js's own files, anything else).
+
+    >>> endpoint_kind("/i/v0/e/"), endpoint_kind("/s/"), endpoint_kind("/flags/")
+    ('capture', 'recordings', 'flags')
+    """
+    known = capture_path(path)
+    if known is not None:
+        return "recordings" if known in ("/s", "/i/v0/s") else "capture"
+    if _DEFINITIONS.search(path) or _FLAGS.search(path):
+        return "flags"
+    if _CONFIG.search(path) or any(path.rstrip("/").endswith(p) for p in _EMPTY_LISTS):
+        return "config"
+    return None
+
+
 def remote_config(token: str) -> dict[str, Any]:
     """The remote config posthog-js gets: gzip, autocapture on, flags on, nothing lazy-loaded."""
     return {
@@ -106,12 +139,17 @@ class FakePostHog:
     """
 
     def __init__(
-        self, recorder: EventRecorder | None = None, flags: FlagBook | None = None
+        self,
+        recorder: EventRecorder | None = None,
+        flags: FlagBook | None = None,
+        faults: Faults | None = None,
     ) -> None:
         #: Where events go; ``None`` between tests (late events are then kept in ``orphans``).
         self.recorder = recorder
         #: The flags every road answers.
         self.flags = flags if flags is not None else FlagBook()
+        #: The faults it answers with instead of PostHog's answer, and what the SDKs tried.
+        self.faults = faults if faults is not None else Faults()
         #: Events and rejected requests that arrived while no recorder was attached.
         self.orphans = EventRecorder()
         #: Changes to the remote config posthog-js is served (``/array/<token>/config``), e.g.
@@ -130,19 +168,75 @@ class FakePostHog:
         *,
         source: Source | None = None,
         transport: str = "",
+        timeout: float | None = None,
     ) -> Answer:
-        """Answer one request as PostHog would, recording what it carries."""
+        """Answer one request as PostHog would, recording what it carries, or as an armed
+        fault says (:attr:`faults`). ``timeout``: how long the client waits for an answer, when
+        the road knows it (a ``delay`` longer than that is a timeout to the client)."""
         method = method.upper()
         path, query = split_url(url)
         cors = _cors(headers)
         if method == "OPTIONS":
             return Answer(204, cors)
-        if capture_path(path) is not None:
-            return self._capture(method, url, headers, body, source, transport, cors)
-        if _DEFINITIONS.search(path):
-            return Answer.json(200, self.flags.definitions(), cors)
-        if _FLAGS.search(path):
-            return self._flags(method, url, headers, body, transport, cors, query)
+        kind = endpoint_kind(path)
+        if kind is None:
+            return self._other(method, url, path, headers, body, transport, cors)
+        arrived = datetime.now(UTC)
+        held, instead = self.faults.take(kind, v1="/i/v1/" in path)
+        waited = 0.0
+        if held is not None:
+            seconds = held.seconds if timeout is None else min(held.seconds, timeout)
+            waited = self.faults.hold(seconds)
+        gave_up = held is not None and timeout is not None and timeout < held.seconds
+        if instead is not None and instead.kind != "results":
+            return self._fault(
+                instead, kind, arrived, method, url, headers, body, source, transport, cors
+            )
+        events: list[CapturedEvent] = []
+        if kind in ("capture", "recordings"):
+            answer, events = self._capture(
+                method, url, headers, body, source, transport, cors, instead
+            )
+        elif kind == "flags":
+            answer = self._flags(method, url, headers, body, transport, cors, query)
+        else:
+            answer = self._config(path, cors)
+        self.faults.note(
+            Attempt(
+                arrived,
+                kind,
+                method,
+                url,
+                _sdk(events, headers, source, transport),
+                transport,
+                tuple(e.uuid for e in events if e.uuid),
+                None if gave_up else answer.status,
+                instead.describe() if instead is not None else None,
+                _marker(query, headers),
+                held=waited,
+            )
+        )
+        return Answer.none("timeout") if gave_up else answer
+
+    def _other(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        transport: str,
+        cors: dict[str, str],
+    ) -> Answer:
+        if "/static/" in path:
+            return Answer(404, cors, b"not served by the fake PostHog API")
+        reason = f"{method} {path} is not a PostHog API path the harness knows"
+        self._reject(method, url, headers, body, reason, transport, 404)
+        return Answer.json(
+            404, {"type": "invalid_request", "code": "not_found", "detail": reason}, cors
+        )
+
+    def _config(self, path: str, cors: dict[str, str]) -> Answer:
         config = _CONFIG.search(path)
         if config:
             settings = {**remote_config(config["token"]), **self.remote_config}
@@ -159,13 +253,100 @@ class FakePostHog:
         for prefix, empty in _EMPTY_LISTS.items():
             if path.rstrip("/").endswith(prefix):
                 return Answer.json(200, empty, cors)
-        if "/static/" in path:
-            return Answer(404, cors, b"not served by the fake PostHog API")
-        reason = f"{method} {path} is not a PostHog API path the harness knows"
-        self._reject(method, url, headers, body, reason, transport, 404)
-        return Answer.json(
-            404, {"type": "invalid_request", "code": "not_found", "detail": reason}, cors
+        return Answer.json(200, {}, cors)
+
+    def _fault(
+        self,
+        fault: Fault,
+        kind: EndpointKind,
+        arrived: datetime,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        source: Source | None,
+        transport: str,
+        cors: dict[str, str],
+    ) -> Answer:
+        """Answer as ``fault`` says; keep the request whole in ``faults.faulted``."""
+        query = split_url(url)[1]
+        events: list[CapturedEvent] = []
+        if kind in ("capture", "recordings"):
+            try:
+                events = parse_capture_request(
+                    url, headers, body, source=source, transport=transport
+                )
+            except PayloadError:
+                events = []
+        retry_after = None
+        if fault.kind == "drop":
+            answer = Answer.none("closed")
+        elif fault.kind == "quota":
+            answer = self._quota_answer(fault, kind, url, query, cors)
+        else:
+            extra = dict(cors)
+            if fault.retry_after is not None:
+                value = fault.retry_after
+                extra["Retry-After"] = str(value) if isinstance(value, str) else f"{float(value):g}"
+                retry_after = _seconds(extra["Retry-After"])
+            answer = _failure(fault, extra)
+        raw = body.encode() if isinstance(body, str) else bytes(body or b"")
+        status = answer.status if not answer.failure else None
+        self.faults.note(
+            Attempt(
+                arrived,
+                kind,
+                method,
+                url,
+                _sdk(events, headers, source, transport),
+                transport,
+                tuple(e.uuid for e in events if e.uuid),
+                status,
+                fault.describe(),
+                _marker(query, headers),
+                retry_after,
+            ),
+            FaultedRequest(
+                method,
+                url,
+                dict(headers or {}),
+                raw,
+                fault.describe(),
+                status,
+                kind,
+                transport,
+                tuple(events),
+                retry_after,
+            ),
         )
+        return answer
+
+    def _quota_answer(
+        self,
+        fault: Fault,
+        kind: EndpointKind,
+        url: str,
+        query: dict[str, list[str]],
+        cors: dict[str, str],
+    ) -> Answer:
+        """PostHog's answer over a billing limit (capture's and the flags service's)."""
+        if kind != "flags":
+            limited = [p for p in fault.products if p in ("events", "recordings")]
+            return Answer.json(200, {"status": 1, "quota_limited": limited}, cors)
+        path = split_url(url)[0]
+        if _DEFINITIONS.search(path):
+            value: dict[str, Any] = {"flags": [], "group_type_mapping": {}, "cohorts": {}}
+            return Answer.json(200, {**value, "quota_limited": ["feature_flags"]}, cors)
+        if "decide" in path:
+            return Answer.json(
+                200, {**self.flags.legacy_response([]), "quotaLimited": ["feature_flags"]}, cors
+            )
+        try:
+            version = int((query.get("v") or ["2"])[0])
+        except ValueError:
+            version = 2
+        answer = self.flags.flags_response(version, [])
+        return Answer.json(200, {**answer, "quotaLimited": ["feature_flags"]}, cors)
 
     def reject(self, request: RejectedRequest) -> None:
         """Keep a request a front-end could not even hand over (too large, cut off)."""
@@ -195,11 +376,12 @@ class FakePostHog:
         source: Source | None,
         transport: str,
         cors: dict[str, str],
-    ) -> Answer:
+        results: Fault | None = None,
+    ) -> tuple[Answer, list[CapturedEvent]]:
         if method != "POST":
             reason = f"{method} {split_url(url)[0]}: ingestion takes POST"
             self._reject(method, url, headers, body, reason, transport, 405)
-            return Answer.json(405, {"type": "invalid_request", "detail": reason}, cors)
+            return Answer.json(405, {"type": "invalid_request", "detail": reason}, cors), []
         try:
             events = parse_capture_request(
                 url,
@@ -211,26 +393,40 @@ class FakePostHog:
             )
         except PayloadError as exc:
             self._reject(method, url, headers, body, str(exc), transport, 400)
-            return Answer.json(
+            answer = Answer.json(
                 400,
                 {"type": "validation_error", "code": "invalid_payload", "detail": str(exc)},
                 cors,
             )
-        query = split_url(url)[1]
-        attempt = header(headers, "PostHog-Attempt")
-        # A re-delivery: an SDK retry (posthog-js ?retry_count=, capture v1 PostHog-Attempt), or
-        # the sendBeacon posthog-js sends at unload (no-cors), which re-sends a batch whose
-        # fetch the navigation interrupted after the fetch had already arrived.
-        retry = (
-            bool(query.get("retry_count"))
-            or (attempt.isdigit() and int(attempt) > 1)
-            or header(headers, "Sec-Fetch-Mode").lower() == "no-cors"
-        )
-        self._sink().record(events, retry=retry)
+            return answer, []
+        taken = events
+        per_event: dict[str, dict[str, str]] = {}
+        if results is not None:
+            # capture v1's per-event results: the first ``results.events`` are not taken.
+            count = len(events) if results.events is None else results.events
+            held_back, taken = events[:count], events[count:]
+            per_event = {e.uuid: {"result": results.result} for e in held_back if e.uuid}
+            raw = body.encode() if isinstance(body, str) else bytes(body or b"")
+            self.faults.note_faulted(
+                FaultedRequest(
+                    method,
+                    url,
+                    dict(headers or {}),
+                    raw,
+                    results.describe(),
+                    200,
+                    "capture",
+                    transport,
+                    tuple(held_back),
+                )
+            )
+        # An event whose uuid is already recorded is a re-delivery (an SDK retry, an unload
+        # beacon re-sending a batch, the late original a beacon overtook): PostHog keeps one.
+        self._sink().record(taken)
         if "/i/v1/" in url:
-            results = {e.uuid: {"result": "ok"} for e in events if e.uuid}
-            return Answer.json(200, {"results": results}, cors)
-        return Answer.json(200, {"status": 1}, cors)
+            answered = {e.uuid: {"result": "ok"} for e in taken if e.uuid}
+            return Answer.json(200, {"results": {**answered, **per_event}}, cors), events
+        return Answer.json(200, {"status": 1}, cors), events
 
     def _flags(
         self,
@@ -242,6 +438,8 @@ class FakePostHog:
         cors: dict[str, str],
         query: dict[str, list[str]],
     ) -> Answer:
+        if _DEFINITIONS.search(split_url(url)[0]):
+            return Answer.json(200, self.flags.definitions(), cors)
         asked: list[str] | None = None
         if method == "POST":
             try:
@@ -260,6 +458,65 @@ class FakePostHog:
         except ValueError:
             version = 2
         return Answer.json(200, self.flags.flags_response(version, asked), cors)
+
+
+def _sdk(
+    events: list[CapturedEvent],
+    headers: Mapping[str, str] | None,
+    source: Source | None,
+    transport: str,
+) -> str:
+    """Who sent a request: the events' ``$lib`` (posthog-js's ``web`` said as ``posthog-js``),
+    the SDK the headers name, a browser, else the ``User-Agent``'s product, else the road."""
+    lib = next((e.lib for e in events if e.lib), None)
+    if lib:
+        return "posthog-js" if lib == "web" else lib
+    named = sdk_from_headers(headers)
+    if named:
+        return named
+    if source == "client":
+        return "posthog-js"
+    agent = header(headers, "User-Agent")
+    return agent.split("/", 1)[0] if agent else transport or "unknown"
+
+
+def _marker(query: dict[str, list[str]], headers: Mapping[str, str] | None) -> str | None:
+    """How an SDK marked a request as sent again."""
+    count = (query.get("retry_count") or [""])[0]
+    if count:
+        return f"retry_count={count}"
+    attempt = header(headers, "PostHog-Attempt")
+    if attempt.isdigit() and int(attempt) > 1:
+        return f"PostHog-Attempt: {attempt}"
+    if header(headers, "Sec-Fetch-Mode").lower() == "no-cors":
+        return "sendBeacon"
+    return None
+
+
+def _seconds(retry_after: str) -> float | None:
+    try:
+        return float(retry_after)
+    except ValueError:
+        return None
+
+
+def _failure(fault: Fault, headers: dict[str, str]) -> Answer:
+    """The answer of a ``fail``: the body given, or PostHog's error shape for the status."""
+    status = fault.status
+    if fault.body is not None:
+        if isinstance(fault.body, dict):
+            return Answer.json(status, fault.body, headers)
+        raw = fault.body.encode() if isinstance(fault.body, str) else bytes(fault.body)
+        return Answer(status, {"Content-Type": "application/json", **headers}, raw)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = f"HTTP {status}"
+    kind = (
+        "rate_limited" if status == 429 else "server_error" if status >= 500 else "invalid_request"
+    )
+    detail = f"{phrase} (a fault the test injected: analytics.faults)"
+    return Answer.json(status, {"type": kind, "code": kind, "detail": detail}, headers)
 
 
 def _cors(headers: Mapping[str, str] | None) -> dict[str, str]:

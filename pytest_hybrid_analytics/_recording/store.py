@@ -32,32 +32,26 @@ class EventStore:
         self._rejected: list[RejectedRequest] = []
         self._retried: list[CapturedEvent] = []
         self._uuids: set[str] = set()
-        #: uuids first recorded from a re-delivery (an unload beacon): the original request
-        #: may still be on its way, and must not count twice when it lands.
-        self._redelivered: set[str] = set()
         self._generation = 0
 
     # -- writing (the fake PostHog API calls these) ------------------------------------------
 
-    def record(self, events: Iterable[CapturedEvent], *, retry: bool = False) -> None:
+    def record(self, events: Iterable[CapturedEvent]) -> None:
         """Add decoded events to the timeline and wake every waiter.
 
-        ``retry`` marks a request the SDK says it is sending again (posthog-js's
-        ``?retry_count=``, an unload beacon): its events already recorded are kept apart in
-        :attr:`retried`, as PostHog's ingestion drops a uuid it already has. So is the late
-        original of a re-delivery that overtook it (a beacon sent at unload arriving before the
-        fetch the navigation caught in its gzip). Any other repeat is recorded (and
-        :func:`assert_no_duplicates` reports it).
+        An event whose uuid is already recorded is a re-delivery, however the request was
+        marked (posthog-js's ``?retry_count=``, capture v1's ``PostHog-Attempt``, an unload
+        beacon, or nothing: a retry after an answer that never reached the SDK): it is kept
+        apart in :attr:`retried`, as PostHog's ingestion keeps one event per uuid. Only the
+        same action captured twice (two uuids) is a duplicate.
         """
         batch = list(events)
         with self._cond:
-            seen = self._uuids if retry else self._redelivered
+            seen = self._uuids
             again = [e for e in batch if e.uuid is not None and e.uuid in seen]
             if again:
                 self._retried.extend(again)
                 batch = [e for e in batch if e.uuid is None or e.uuid not in seen]
-            if retry:
-                self._redelivered.update(e.uuid for e in batch if e.uuid is not None)
             self._events.extend(batch)
             self._uuids.update(e.uuid for e in batch if e.uuid is not None)
             self._cond.notify_all()
@@ -75,7 +69,6 @@ class EventStore:
             self._rejected = []
             self._retried = []
             self._uuids = set()
-            self._redelivered = set()
             self._generation += 1
             self._cond.notify_all()
 
@@ -95,7 +88,8 @@ class EventStore:
 
     @property
     def retried(self) -> list[CapturedEvent]:
-        """Events an SDK retry delivered again after they were recorded (not on the timeline)."""
+        """Events delivered again after they were recorded (an SDK retry, an unload beacon):
+        not on the timeline, never counted as duplicates."""
         with self._cond:
             return list(self._retried)
 

@@ -347,6 +347,9 @@ def attach(
             source="client",
             transport="route",
         )
+        if answer.failure:
+            route.abort("connectionclosed" if answer.failure == "closed" else "timedout")
+            return
         route.fulfill(status=answer.status, headers=answer.headers, body=answer.body)
 
     context.route(POSTHOG_HOSTS, posthog_host)

@@ -354,6 +354,12 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - one bad request must not stop the collector
             self._refuse(500, f"the collector failed on this request: {type(exc).__name__}: {exc}")
             return
+        if answer.failure:
+            # faults.drop: the connection closes with no answer at all.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         with contextlib.suppress(OSError):
             self._answer(answer)
 

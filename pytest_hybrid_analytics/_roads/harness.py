@@ -203,7 +203,9 @@ class Harness:
     def flush_pages(self, analytics: Analytics) -> None:
         """The pages' part of :meth:`Analytics.flush` as a test ends (then :meth:`end` flushes
         the server clients, noting what they still held): what never arrives becomes a line
-        of ``analytics.console``."""
+        of ``analytics.console``. The test's faults end first: PostHog is back for the
+        teardown."""
+        analytics.faults.release()
         try:
             analytics.flush(clients=False)
         except AssertionError as missing:
@@ -212,6 +214,7 @@ class Harness:
     def end(self, analytics: Analytics) -> list[ClientNote]:
         """Flush live ``posthog`` clients into ``analytics``, then detach it; returns what the
         flush found (queued events, clients never shut down)."""
+        analytics.faults.release()
         notes = self.clients.settle(self._mark, lambda: len(analytics))
         with self._lock:
             if self._current is analytics:

@@ -53,13 +53,21 @@ class HttpxRoad:
             if self._hosts.claims(str(request.url), request.headers) and not (
                 routed_by_a_later_router(request)
             ):
+                read = (request.extensions.get("timeout") or {}).get("read")
                 answer = self._target().handle(
                     request.method,
                     str(request.url),
                     dict(request.headers),
                     request.read(),
                     transport="httpx",
+                    timeout=float(read) if isinstance(read, int | float) else None,
                 )
+                if answer.failure == "closed":
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+                if answer.failure == "timeout":
+                    raise httpx.ReadTimeout("timed out", request=request)
                 return httpx.Response(
                     answer.status, headers=answer.headers, content=answer.body, request=request
                 )

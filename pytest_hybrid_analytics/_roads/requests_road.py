@@ -32,6 +32,22 @@ def _body_bytes(body: Any) -> bytes:
     return b"".join(part if isinstance(part, bytes) else str(part).encode() for part in body)
 
 
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _read_timeout(timeout: Any) -> float | None:
+    """The read timeout of ``send(timeout=)``: a number, a ``(connect, read)`` pair, or None."""
+    if isinstance(timeout, tuple):
+        timeout = timeout[1] if len(timeout) > 1 else None
+    return float(timeout) if isinstance(timeout, int | float) else None
+
+
 class RequestsRoad:
     """Claims PostHog's ``requests`` traffic for the fake API while installed."""
 
@@ -55,7 +71,7 @@ class RequestsRoad:
         def send(adapter: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
             if not road._hosts.claims(request.url, request.headers):
                 return original(adapter, request, *args, **kwargs)
-            return road._answer(adapter, request)
+            return road._answer(adapter, request, kwargs.get("timeout"))
 
         send.__wrapped__ = original  # type: ignore[attr-defined]
         HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
@@ -72,7 +88,8 @@ class RequestsRoad:
             HTTPAdapter.send = self._original  # type: ignore[method-assign]
         self._original = self._patched = None
 
-    def _answer(self, adapter: Any, request: Any) -> Any:
+    def _answer(self, adapter: Any, request: Any, timeout: Any) -> Any:
+        from requests.exceptions import ConnectionError, ReadTimeout
         from requests.models import Response
         from requests.structures import CaseInsensitiveDict
 
@@ -82,7 +99,19 @@ class RequestsRoad:
             dict(request.headers),
             _body_bytes(request.body),
             transport="requests",
+            timeout=_read_timeout(timeout),
         )
+        if answer.failure == "closed":
+            raise ConnectionError(
+                "('Connection aborted.', RemoteDisconnected('Remote end closed connection "
+                "without response'))",
+                request=request,
+            )
+        if answer.failure == "timeout":
+            raise ReadTimeout(
+                f"HTTPConnectionPool: Read timed out. (read timeout={_read_timeout(timeout)})",
+                request=request,
+            )
         response = Response()
         response.status_code = answer.status
         response.headers = CaseInsensitiveDict(answer.headers)
@@ -90,6 +119,6 @@ class RequestsRoad:
         response.encoding = "utf-8"
         response.url = request.url
         response.request = request
-        response.reason = "OK" if answer.status < 400 else "Bad Request"
+        response.reason = _reason(answer.status)
         response.connection = adapter
         return response
