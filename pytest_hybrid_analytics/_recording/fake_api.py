@@ -186,8 +186,13 @@ class FakePostHog:
         waited = 0.0
         if held is not None:
             seconds = held.seconds if timeout is None else min(held.seconds, timeout)
-            waited = self.faults.hold(seconds)
-        gave_up = held is not None and timeout is not None and timeout < held.seconds
+            waited = self.faults.hold(held, seconds)
+        gave_up = (
+            held is not None
+            and timeout is not None
+            and timeout < held.seconds
+            and waited >= timeout
+        )
         if instead is not None and instead.kind != "results":
             return self._fault(
                 instead, kind, arrived, method, url, headers, body, source, transport, cors

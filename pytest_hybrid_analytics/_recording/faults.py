@@ -15,6 +15,7 @@ No wording of answers lives here (the fake API composes them) and no I/O but the
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Literal
@@ -87,6 +88,8 @@ class Fault:
         self.hits = 0
         self._left = times
         self._on = True
+        #: Set when it stops: a request it holds (``delay``) is answered at once.
+        self._stopped = threading.Event()
 
     @property
     def remaining(self) -> int | None:
@@ -111,7 +114,7 @@ class Fault:
         return "drop"
 
     def stop(self) -> None:
-        """Hit no more requests."""
+        """Hit no more requests; a request a ``delay`` still holds is answered now."""
         self._owner._stop(self)
 
     def __enter__(self) -> Fault:
@@ -161,7 +164,6 @@ class Faults:
         self._lock = threading.Lock()
         self._rules: list[Fault] = []
         self._armed: list[Fault] = []
-        self._released = threading.Event()
         self._deliveries: list[Delivery] = []
         self._by_uuid: dict[str, Delivery] = {}
         self._by_request: dict[tuple[object, ...], Delivery] = {}
@@ -276,22 +278,30 @@ class Faults:
         )
 
     def clear(self) -> None:
-        """Stop every fault (what the SDKs tried stays in :attr:`attempts`)."""
+        """Stop every fault, answering the requests a ``delay`` holds (what the SDKs tried
+        stays in :attr:`attempts`)."""
         with self._lock:
-            for fault in self._rules:
-                fault._on = False
-            self._rules = []
+            stopping, self._rules = self._rules, []
+        for fault in stopping:
+            self._stop(fault)
 
     def release(self) -> None:
         """The test is over: stop every fault and answer every held request now."""
         self.clear()
-        self._released.set()
+        for fault in self.armed:
+            fault._stopped.set()
 
     def _stop(self, fault: Fault) -> None:
         with self._lock:
             fault._on = False
             if fault in self._rules:
                 self._rules.remove(fault)
+        fault._stopped.set()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     # -- what the fake API asks ------------------------------------------------------------
 
@@ -321,14 +331,19 @@ class Faults:
                     if hit._left is not None:
                         hit._left -= 1
             self._rules = [f for f in self._rules if f.active]
+        if held is not None or answer is not None:
+            self._changed()  # a test may wait on a fault's hits
         return held, answer
 
-    def hold(self, seconds: float) -> float:
-        """Wait ``seconds`` (a ``delay``), or less if the test ends first; the seconds waited."""
+    def hold(self, fault: Fault, seconds: float) -> float:
+        """Hold a request for ``seconds`` (``fault``'s ``delay``, or the client's shorter
+        timeout), or until the fault stops or the test ends; the seconds it was held."""
         if seconds <= 0:
             return 0.0
-        ended = self._released.wait(seconds)
-        return 0.0 if ended else seconds
+        started = time.monotonic()
+        if not fault._stopped.wait(seconds):
+            return seconds
+        return round(time.monotonic() - started, 3)
 
     def note(self, attempt: Attempt, faulted: FaultedRequest | None = None) -> None:
         """Keep one request an SDK made (and, when a fault answered it, the whole request)."""
@@ -343,8 +358,7 @@ class Faults:
                     self._by_uuid.setdefault(uuid, delivery)
             if faulted is not None:
                 self._faulted.append(faulted)
-        if self._on_change is not None:
-            self._on_change()
+        self._changed()
 
     def note_faulted(self, faulted: FaultedRequest) -> None:
         """Keep a request some of whose events a fault held back (capture v1's per-event
