@@ -312,6 +312,7 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
                 findings=[*findings, *_diagnosis(item, recorder)],
                 message=message,
                 reason=reason,
+                faults=[(fault.describe(), fault.hits) for fault in recorder.faults.armed],
             )
         )
 

@@ -23,8 +23,10 @@ from pytest_hybrid_analytics._reports.audit import (
     CRITICAL,
     ID_PASSED,
     IDENTITY,
+    NETWORK_FAILURES,
     NO_DUPLICATES,
     SAME_KEY,
+    SERVER_ERRORS,
     SERVER_SDK,
     SHUTDOWN,
     USER_PROPERTIES,
@@ -62,7 +64,8 @@ def checkout(nodeid: str = "tests/test_shop.py::test_checkout", **changes: Any) 
         client("$identify", "user-1", 1, **{"$anon_distinct_id": "anon-1", "$is_identified": True}),
         server("purchase_completed", "user-1", 2, amount=9.99),
     ]
-    return RecordedTest(nodeid, "passed", events=changes.pop("events", events), **changes)
+    outcome = changes.pop("outcome", "passed")
+    return RecordedTest(nodeid, outcome, events=changes.pop("events", events), **changes)
 
 
 def line(result: Audit, check: str) -> tuple[str, tuple[str, ...]]:
@@ -109,11 +112,18 @@ def test_a_good_run_passes_every_line_it_can_judge() -> None:
         "                no person had a property set by both the client and the server\n"
         "  PASS          Timestamps in UTC\n"
         "                4 timestamps carry a time zone\n"
-        "Not judged from a capture (check by hand): Cross-browser testing completed; Server error "
-        "handling implemented; Client-side fallbacks in place; Performance tested under load; "
-        "Network failure handling implemented; Debug logging available for troubleshooting; "
-        "Documentation updated for team; Monitoring and alerts configured.\n"
-        "10 pass, 0 fail, 1 cannot judge."
+        "  CANNOT JUDGE  Server error handling implemented\n"
+        "                no test ran with PostHog answering errors: add a test with `with "
+        "analytics.faults.outage(): (or faults.fail(503)) around the app's request` that asserts "
+        "the app still answers (README, 'When PostHog is down')\n"
+        "  CANNOT JUDGE  Network failure handling implemented\n"
+        "                no test ran with PostHog's connection dropped or slow: add a test with "
+        "`analytics.faults.drop() or faults.delay(seconds) before the app's request` that asserts "
+        "the app still answers (README, 'When PostHog is down')\n"
+        "Not judged from a capture (check by hand): Cross-browser testing completed; Client-side "
+        "fallbacks in place; Performance tested under load; Debug logging available for "
+        "troubleshooting; Documentation updated for team; Monitoring and alerts configured.\n"
+        "10 pass, 0 fail, 3 cannot judge."
     )
 
 
@@ -133,8 +143,14 @@ def test_a_run_with_nothing_captured_cannot_judge_anything() -> None:
         "no test captured an $identify or alias, nor an anonymous visitor who logged in",
         "no person had a property set by both the client and the server",
         "no event was sent with a timestamp",
+        "no test ran with PostHog answering errors: add a test with `with "
+        "analytics.faults.outage(): (or faults.fail(503)) around the app's request` that asserts "
+        "the app still answers (README, 'When PostHog is down')",
+        "no test ran with PostHog's connection dropped or slow: add a test with "
+        "`analytics.faults.drop() or faults.delay(seconds) before the app's request` that asserts "
+        "the app still answers (README, 'When PostHog is down')",
     ]
-    assert result.render().endswith("0 pass, 0 fail, 11 cannot judge.")
+    assert result.render().endswith("0 pass, 0 fail, 13 cannot judge.")
     assert not result.failed
 
 
@@ -590,3 +606,43 @@ def test_duplicate_findings_name_their_events_even_in_a_long_timeline() -> None:
     assert find_duplicates(events) == []
     assert RecordedTest("t::x", "error").failed
     assert not RecordedTest("t::x", "xfailed").failed
+
+
+def test_the_resilience_lines_are_judged_from_the_tests_that_made_posthog_fail() -> None:
+    outage = checkout("tests/test_shop.py::test_checkout_during_outage", faults=[("fail 503", 4)])
+    dropped = checkout("tests/test_shop.py::test_checkout_dropped", faults=[("drop", 1)])
+    never_hit = checkout("tests/test_shop.py::test_armed_only", faults=[("delay 5 s", 0)])
+    result = audit([outage, dropped, never_hit])
+    assert line(result, SERVER_ERRORS) == (
+        "pass",
+        (
+            "1 test kept working with PostHog answering errors (fail 503 (4 requests)): "
+            "tests/test_shop.py::test_checkout_during_outage",
+        ),
+    )
+    assert line(result, NETWORK_FAILURES) == (
+        "pass",
+        (
+            "1 test kept working with PostHog's connection dropped or slow (drop (1 request)): "
+            "tests/test_shop.py::test_checkout_dropped",
+        ),
+    )
+
+
+def test_an_app_that_breaks_when_posthog_fails_fails_the_line() -> None:
+    broke = checkout(
+        "tests/test_shop.py::test_checkout_during_outage",
+        outcome="failed",
+        faults=[("fail 503", 1)],
+        message="E   assert 500 == 200\nE    +  where 500 = <Response [500]>.status_code",
+    )
+    result = audit([broke])
+    assert line(result, SERVER_ERRORS) == (
+        "fail",
+        (
+            "tests/test_shop.py::test_checkout_during_outage failed with fail 503 (1 request): "
+            "E    +  where 500 = <Response [500]>.status_code",
+        ),
+    )
+    assert result.failed
+    assert line(result, NETWORK_FAILURES)[0] == "cannot judge"

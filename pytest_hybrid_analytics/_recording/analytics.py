@@ -194,6 +194,21 @@ class Analytics(EventRecorder):
                 notes.append(
                     f"After that flush, {plural(len(late), 'event')} matching the query arrived."
                 )
+        faulted = self.faults.faulted
+        if faulted:
+            lost = [e for request in faulted for e in request.events if query.matches(e)]
+            kinds = ", ".join(dict.fromkeys(request.fault for request in faulted))
+            notes.append(
+                f"analytics.faults answered {plural(len(faulted), 'request')} instead of PostHog "
+                f"({kinds}); their events count only once an SDK retry is accepted"
+                + (
+                    f", and {plural(len(lost), 'event')} matching the query {was(len(lost))} "
+                    "among them"
+                    if lost
+                    else ""
+                )
+                + " (analytics.faulted, analytics.faults.attempts)."
+            )
         if self.console:
             shown = list(dict.fromkeys(self.console))[-8:]
             notes += ["posthog-js said in the browser console:", *(f"  {line}" for line in shown)]

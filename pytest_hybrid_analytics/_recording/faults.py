@@ -343,7 +343,7 @@ class Faults:
         started = time.monotonic()
         if not fault._stopped.wait(seconds):
             return seconds
-        return round(time.monotonic() - started, 3)
+        return time.monotonic() - started
 
     def note(self, attempt: Attempt, faulted: FaultedRequest | None = None) -> None:
         """Keep one request an SDK made (and, when a fault answered it, the whole request)."""

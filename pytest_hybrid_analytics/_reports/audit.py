@@ -42,6 +42,8 @@ SHUTDOWN = "Server-side SDK shutdown on process exit"
 ANONYMOUS = "Anonymous to identified user flow working"
 USER_PROPERTIES = "User properties synced between client and server"
 UTC_TIMES = "Timestamps in UTC"
+SERVER_ERRORS = "Server error handling implemented"
+NETWORK_FAILURES = "Network failure handling implemented"
 
 #: The lines judged from a capture, in the guide's order.
 CHECKLIST = (
@@ -56,14 +58,14 @@ CHECKLIST = (
     ANONYMOUS,
     USER_PROPERTIES,
     UTC_TIMES,
+    SERVER_ERRORS,
+    NETWORK_FAILURES,
 )
 #: The guide's checklist items no capture can show.
 _BY_HAND = (
     "Cross-browser testing completed",
-    "Server error handling implemented",
     "Client-side fallbacks in place",
     "Performance tested under load",
-    "Network failure handling implemented",
     "Debug logging available for troubleshooting",
     "Documentation updated for team",
     "Monitoring and alerts configured",
@@ -336,6 +338,8 @@ def audit(
         _anonymous(runs),
         _user_properties(runs),
         _utc(runs),
+        _survived(runs, SERVER_ERRORS),
+        _survived(runs, NETWORK_FAILURES),
     )
     masked = tuple(
         AuditLine(line.check, line.verdict, tuple(mask_secrets(item) for item in line.evidence))
@@ -731,3 +735,60 @@ def _utc(runs: list[RecordedTest]) -> AuditLine:
             + "), unambiguous, and PostHog converts them"
         )
     return AuditLine(UTC_TIMES, "pass", tuple(found))
+
+
+#: What each resilience line is judged from: the faults (``analytics.faults``) of its kind, and
+#: the call that would exercise it.
+_RESILIENCE = {
+    SERVER_ERRORS: (
+        ("fail", "quota limited", "per-event result"),
+        "PostHog answering errors",
+        "with analytics.faults.outage(): (or faults.fail(503)) around the app's request",
+    ),
+    NETWORK_FAILURES: (
+        ("drop", "delay"),
+        "PostHog's connection dropped or slow",
+        "analytics.faults.drop() or faults.delay(seconds) before the app's request",
+    ),
+}
+
+
+def _survived(runs: list[RecordedTest], check: str) -> AuditLine:
+    """Judged from the tests that made PostHog fail on purpose: each that met such a fault and
+    passed shows the app kept working (its own assertions held); one that failed shows it did
+    not."""
+    kinds, what, how = _RESILIENCE[check]
+    met = [
+        (t, [f"{desc} ({plural(hits, 'request')})" for desc, hits in t.faults if hits])
+        for t in runs
+        if any(hits and desc.startswith(kinds) for desc, hits in t.faults)
+    ]
+    if not met:
+        return AuditLine(
+            check,
+            "cannot judge",
+            (
+                f"no test ran with {what}: add a test with `{how}` that asserts the app "
+                "still answers (README, 'When PostHog is down')",
+            ),
+        )
+    broke = [
+        f"{t.nodeid} {t.outcome} with {', '.join(faults)}: "
+        + (t.message.strip().splitlines() or ["no message"])[-1][:200]
+        for t, faults in met
+        if t.failed
+    ]
+    if broke:
+        return AuditLine(check, "fail", _capped(broke))
+    kept = [t for t, _ in met if t.outcome in ("passed", "xpassed")]
+    if not kept:
+        return AuditLine(check, "cannot judge", (f"the tests with {what} did not run to the end",))
+    seen = sorted({f for _, faults in met for f in faults})
+    return AuditLine(
+        check,
+        "pass",
+        (
+            f"{plural(len(kept), 'test')} kept working with {what} "
+            f"({', '.join(seen[:_MAX_NAMED])}): {_names(t.nodeid for t in kept)}",
+        ),
+    )

@@ -59,6 +59,9 @@ class RecordedTest:
     reason: str = ""
     #: How long the test took, in seconds.
     duration: float = 0.0
+    #: The faults it armed (``analytics.faults``): each one's description (``"fail 503"``,
+    #: ``"drop"``) and how many requests it hit.
+    faults: Sequence[tuple[str, int]] = ()
 
     @property
     def failed(self) -> bool:
@@ -116,6 +119,7 @@ def _test_to_json(test: RecordedTest) -> dict[str, Any]:
         "message": test.message,
         "reason": test.reason,
         "duration": test.duration,
+        "faults": [list(fault) for fault in test.faults],
     }
 
 
@@ -141,6 +145,7 @@ def _test_from_json(data: dict[str, Any]) -> RecordedTest:
         message=data["message"],
         reason=data["reason"],
         duration=data["duration"],
+        faults=[(str(desc), int(hits)) for desc, hits in data.get("faults", [])],
     )
 
 
