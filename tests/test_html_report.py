@@ -20,7 +20,7 @@ from support import T0, MakeEvent, make_event, replay
 
 from pytest_hybrid_analytics import ClientNote, PiiGuard, RejectedRequest, TrackingPlan
 from pytest_hybrid_analytics._checks.diagnostics import diagnose
-from pytest_hybrid_analytics._reports.audit import audit
+from pytest_hybrid_analytics._reports.audit import CHECKLIST, audit
 from pytest_hybrid_analytics._reports.html import (
     MAX_COLUMNS,
     MAX_MARKS,
@@ -262,7 +262,7 @@ def test_audit_section(report_page: Page) -> None:
     summary = page.locator(".audit summary").inner_text()
     assert summary.startswith("Audit: the guide's Validation Checklist")
     page.locator(".audit summary").click()
-    assert page.locator(".audit tr").count() == 11
+    assert page.locator(".audit tr").count() == len(CHECKLIST)
 
 
 def test_screenshot(report_page: Page, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def test_records_travel_whole_and_findings_still_point_at_their_event() -> None:
         message="AssertionError: no refund",
         reason="known bug",
         duration=1.25,
+        faults=[("fail 503", 2), ("drop", 0)],
     )
     text = dump_run([test, RecordedTest("tests/test_home.py::test_skip", "skipped")], [kept])
     assert isinstance(json.loads(text), dict)  # plain JSON, whatever carries it
@@ -55,11 +56,12 @@ def test_records_travel_whole_and_findings_still_point_at_their_event() -> None:
     assert list(back.findings) == findings
     [card] = back.findings
     assert card.event is back.events[1]  # the same object: the report links it to its mark
-    assert (back.outcome, back.message, back.reason, back.duration) == (
+    assert (back.outcome, back.message, back.reason, back.duration, back.faults) == (
         "xfailed",
         "AssertionError: no refund",
         "known bug",
         1.25,
+        [("fail 503", 2), ("drop", 0)],
     )
     assert (skipped.nodeid, skipped.outcome, skipped.events, skipped.findings) == (
         "tests/test_home.py::test_skip",

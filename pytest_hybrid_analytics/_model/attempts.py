@@ -152,6 +152,8 @@ class FaultedRequest:
     #: The ``Retry-After`` the answer carried, in seconds.
     retry_after: float | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The body of the answer it got (empty when there was none).
+    answer: bytes = b""
 
     @property
     def uuids(self) -> tuple[str, ...]:

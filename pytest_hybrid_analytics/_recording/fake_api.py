@@ -322,6 +322,8 @@ class FakePostHog:
                 transport,
                 tuple(events),
                 retry_after,
+                arrived,
+                answer.body,
             ),
         )
         return answer

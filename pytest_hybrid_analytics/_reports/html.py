@@ -400,6 +400,10 @@ def _section(number: int, test: RecordedTest, splits: Sequence[_Split]) -> str:
         facts.append(f"<b class='bad'>{plural(len(duplicates), 'duplicate')}</b>")
     if test.rejected:
         facts.append(f"<b class='bad'>{len(test.rejected)} rejected</b>")
+    hit = [f"{desc} ×{hits}" for desc, hits in test.faults if hits]
+    if hit:
+        shown = _e(", ".join(hit))
+        facts.append(f"<span class='muted' title='analytics.faults'>faults: {shown}</span>")
     found = _finding_count(test, splits)
     if found:
         facts.append(f"<b class='warn'>{plural(found, 'finding')}</b>")
