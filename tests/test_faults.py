@@ -109,9 +109,11 @@ def test_an_outage_fails_every_endpoint_inside_the_block_only(plain: Analytics) 
 
 
 def test_quota_limits_answer_as_posthog_does(plain: Analytics) -> None:
+    plain.flags.set("new-checkout", "test")
     with plain.faults.quota_limit("events", "feature_flags"):
         capture = plain.api.handle("POST", "/e/", {}, batch("e1"))
         flags = plain.api.handle("POST", "/flags/?v=2", {}, '{"distinct_id": "u"}')
+        decide = plain.api.handle("POST", "/decide/?v=3", {}, '{"distinct_id": "u"}')
         recordings = plain.api.handle("POST", "/s/", {}, batch("r1", event="$snapshot"))
     assert (capture.status, capture.data) == (200, {"status": 1, "quota_limited": ["events"]})
     assert (flags.status, flags.data["quotaLimited"], flags.data["flags"]) == (
@@ -119,9 +121,13 @@ def test_quota_limits_answer_as_posthog_does(plain: Analytics) -> None:
         ["feature_flags"],
         {},
     )
+    assert (decide.data["featureFlags"], decide.data["quotaLimited"]) == ({}, ["feature_flags"])
     assert recordings.status == 200  # recordings were not limited
     assert [e.uuid for e in plain.events] == ["r1"]
-    assert [r.fault for r in plain.faulted] == ["quota limited: events, feature_flags"] * 2
+    assert [r.fault for r in plain.faulted] == ["quota limited: events, feature_flags"] * 3
+    # Once the limit is lifted, the flag answers again.
+    after = plain.api.handle("POST", "/flags/?v=2", {}, '{"distinct_id": "u"}')
+    assert after.data["flags"]["new-checkout"]["variant"] == "test"
 
 
 def test_capture_v1_per_event_results(plain: Analytics) -> None:

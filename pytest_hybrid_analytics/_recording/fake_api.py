@@ -344,16 +344,14 @@ class FakePostHog:
         if _DEFINITIONS.search(path):
             value: dict[str, Any] = {"flags": [], "group_type_mapping": {}, "cohorts": {}}
             return Answer.json(200, {**value, "quota_limited": ["feature_flags"]}, cors)
-        if "decide" in path:
-            return Answer.json(
-                200, {**self.flags.legacy_response([]), "quotaLimited": ["feature_flags"]}, cors
-            )
-        try:
-            version = int((query.get("v") or ["2"])[0])
-        except ValueError:
-            version = 2
-        answer = self.flags.flags_response(version, [])
-        return Answer.json(200, {**answer, "quotaLimited": ["feature_flags"]}, cors)
+        # No flag at all: the SDKs answer every flag as not set (and say why in their log).
+        none: dict[str, Any] = (
+            {"featureFlags": {}, "featureFlagPayloads": {}}
+            if "decide" in path
+            else {"flags": {}, "requestId": "00000000-0000-4000-8000-000000000000"}
+        )
+        limited = {**none, "errorsWhileComputingFlags": False, "quotaLimited": ["feature_flags"]}
+        return Answer.json(200, limited, cors)
 
     def reject(self, request: RejectedRequest) -> None:
         """Keep a request a front-end could not even hand over (too large, cut off)."""
