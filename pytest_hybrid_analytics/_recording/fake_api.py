@@ -287,7 +287,7 @@ class FakePostHog:
         if fault.kind == "drop":
             answer = Answer.none("closed")
         elif fault.kind == "quota":
-            answer = self._quota_answer(fault, kind, url, query, cors)
+            answer = self._quota_answer(fault, kind, url, cors)
         else:
             extra = dict(cors)
             if fault.retry_after is not None:
@@ -329,12 +329,7 @@ class FakePostHog:
         return answer
 
     def _quota_answer(
-        self,
-        fault: Fault,
-        kind: EndpointKind,
-        url: str,
-        query: dict[str, list[str]],
-        cors: dict[str, str],
+        self, fault: Fault, kind: EndpointKind, url: str, cors: dict[str, str]
     ) -> Answer:
         """PostHog's answer over a billing limit (capture's and the flags service's)."""
         if kind != "flags":
@@ -350,8 +345,8 @@ class FakePostHog:
             if "decide" in path
             else {"flags": {}, "requestId": "00000000-0000-4000-8000-000000000000"}
         )
-        limited = {**none, "errorsWhileComputingFlags": False, "quotaLimited": ["feature_flags"]}
-        return Answer.json(200, limited, cors)
+        answer = {**none, "errorsWhileComputingFlags": False, "quotaLimited": ["feature_flags"]}
+        return Answer.json(200, answer, cors)
 
     def reject(self, request: RejectedRequest) -> None:
         """Keep a request a front-end could not even hand over (too large, cut off)."""
