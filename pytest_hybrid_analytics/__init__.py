@@ -34,6 +34,7 @@ from pytest_hybrid_analytics._checks.person_checks import (
 from pytest_hybrid_analytics._checks.pii import PiiGuard
 from pytest_hybrid_analytics._model.attempts import Attempt, Delivery, FaultedRequest
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
+from pytest_hybrid_analytics._model.flag_calls import FlagCall
 from pytest_hybrid_analytics._model.ingest import parse_capture_request
 from pytest_hybrid_analytics._model.persons import (
     Identity,
@@ -85,6 +86,7 @@ __all__ = [
     "Faults",
     "Finding",
     "FlagBook",
+    "FlagCall",
     "Identity",
     "IngestionWarning",
     "Merge",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from pytest_hybrid_analytics._model.attempts import FaultedRequest
+from pytest_hybrid_analytics._model.flag_calls import FlagCall
 from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord, sdk_log_lines
 from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
@@ -104,6 +105,19 @@ class Analytics(EventRecorder):
         #: to load, a page that never called ``posthog.init``.
         self.page_errors: list[str] = []
         self._roads = roads
+
+    @property
+    def flag_calls(self) -> list[FlagCall]:
+        """Every feature-flag evaluation the SDKs asked the fake API for in this test, in order:
+        who asked (``source``, ``sdk``), for whom (``distinct_id``), which flags by name
+        (``keys``; ``None``: all), with which person and group properties, and the ``values``
+        answered. Local evaluation shows as one ``"definitions"`` call (the SDK then evaluates
+        in its own process, and its ``$feature_flag_called`` events say for whom).
+
+        >>> [(c.source, c.distinct_id, c.values["new-checkout"]) for c in analytics.flag_calls]
+        [('client', 'anon-1', 'test'), ('server', 'user-1', 'test')]
+        """
+        return self.api.flag_calls
 
     @property
     def faulted(self) -> list[FaultedRequest]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from pytest_hybrid_analytics._model.attempts import Attempt, EndpointKind, FaultedRequest
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest, Source
+from pytest_hybrid_analytics._model.flag_calls import FlagCall
 from pytest_hybrid_analytics._model.ingest import (
     capture_path,
     parse_capture_request,
@@ -152,6 +154,8 @@ class FakePostHog:
         self.faults = faults if faults is not None else Faults()
         #: Events and rejected requests that arrived while no recorder was attached.
         self.orphans = EventRecorder()
+        self._flag_calls: list[FlagCall] = []
+        self._calls_lock = threading.Lock()
         #: Changes to the remote config posthog-js is served (``/array/<token>/config``), e.g.
         #: ``{"supportedCompression": ["base64"]}`` or ``{"sessionRecording": {...}}``.
         self.remote_config: dict[str, Any] = {}
@@ -203,7 +207,7 @@ class FakePostHog:
                 method, url, headers, body, source, transport, cors, instead
             )
         elif kind == "flags":
-            answer = self._flags(method, url, headers, body, transport, cors, query)
+            answer = self._flags(method, url, headers, body, source, transport, cors, query)
         else:
             answer = self._config(path, cors)
         self.faults.note(
@@ -434,13 +438,26 @@ class FakePostHog:
         url: str,
         headers: Mapping[str, str] | None,
         body: bytes | str | None,
+        source: Source | None,
         transport: str,
         cors: dict[str, str],
         query: dict[str, list[str]],
     ) -> Answer:
-        if _DEFINITIONS.search(split_url(url)[0]):
-            return Answer.json(200, self.flags.definitions(), cors)
+        path = split_url(url)[0]
+        side: Source = "client" if source == "client" else "server"
+        if source is None and sdk_from_headers(headers) is None:
+            side = "server"
+        sdk = _sdk([], headers, source, transport)
+        if _DEFINITIONS.search(path):
+            definitions = self.flags.definitions()
+            self._keep(
+                FlagCall(
+                    side, None, None, self.flags.as_dict(), "definitions", sdk, transport=transport
+                )
+            )
+            return Answer.json(200, definitions, cors)
         asked: list[str] | None = None
+        request: Any = {}
         if method == "POST":
             try:
                 request = decode_body(body, headers, query)
@@ -451,13 +468,47 @@ class FakePostHog:
             if isinstance(request, Mapping):
                 keys = request.get("flag_keys_to_evaluate") or request.get("flag_keys")
                 asked = [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else None
-        if "decide" in split_url(url)[0]:
-            return Answer.json(200, self.flags.legacy_response(asked), cors)
+        if not isinstance(request, Mapping):
+            request = {}
+        who = request.get("distinct_id")
+        distinct_id = str(who) if isinstance(who, str | int) and str(who) else None
+        legacy = "decide" in path
+        answered = self.flags.answers(asked, distinct_id)
+        self._keep(
+            FlagCall(
+                side,
+                distinct_id,
+                tuple(asked) if asked is not None else None,
+                answered,
+                "decide" if legacy else "flags",
+                sdk,
+                _mapping(request.get("person_properties")),
+                _mapping(request.get("groups")),
+                _mapping(request.get("group_properties")),
+                transport,
+            )
+        )
+        if legacy:
+            return Answer.json(200, self.flags.legacy_response(asked, distinct_id), cors)
         try:
             version = int((query.get("v") or ["2"])[0])
         except ValueError:
             version = 2
-        return Answer.json(200, self.flags.flags_response(version, asked), cors)
+        return Answer.json(200, self.flags.flags_response(version, asked, distinct_id), cors)
+
+    def _keep(self, call: FlagCall) -> None:
+        with self._calls_lock:
+            self._flag_calls.append(call)
+
+    @property
+    def flag_calls(self) -> list[FlagCall]:
+        """Every flag evaluation the SDKs asked for, in order (a copy)."""
+        with self._calls_lock:
+            return list(self._flag_calls)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _sdk(
