@@ -27,11 +27,19 @@ from pytest_hybrid_analytics._checks.assertions import (
     find_duplicates,
 )
 from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.flag_checks import (
+    assert_flag_exposures,
+    assert_flags_consistent,
+)
 from pytest_hybrid_analytics._checks.person_checks import (
     assert_no_ingestion_warnings,
     assert_person_properties,
 )
 from pytest_hybrid_analytics._checks.pii import PiiGuard
+from pytest_hybrid_analytics._checks.session_checks import (
+    assert_identified_before,
+    assert_session_linked,
+)
 from pytest_hybrid_analytics._model.attempts import Attempt, Delivery, FaultedRequest
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
 from pytest_hybrid_analytics._model.flag_calls import FlagCall
@@ -44,6 +52,7 @@ from pytest_hybrid_analytics._model.persons import (
     PropertyChange,
 )
 from pytest_hybrid_analytics._model.sdk_log import SdkLogRecord
+from pytest_hybrid_analytics._model.sessions import Session
 from pytest_hybrid_analytics._model.wire import PayloadError
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
@@ -97,9 +106,13 @@ __all__ = [
     "PropertyChange",
     "RejectedRequest",
     "SdkLogRecord",
+    "Session",
     "Step",
     "TrackingPlan",
     "WireRequest",
+    "assert_flag_exposures",
+    "assert_flags_consistent",
+    "assert_identified_before",
     "assert_no_duplicates",
     "assert_no_ingestion_warnings",
     "assert_no_pii",
@@ -107,6 +120,7 @@ __all__ = [
     "assert_same_api_key",
     "assert_same_person",
     "assert_same_user_journey",
+    "assert_session_linked",
     "assert_single_distinct_id",
     "assert_utc_timestamps",
     "find_duplicates",

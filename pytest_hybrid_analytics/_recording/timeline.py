@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from pytest_hybrid_analytics._model.events import CapturedEvent, RejectedRequest
 from pytest_hybrid_analytics._model.persons import Identity, IngestionWarning
+from pytest_hybrid_analytics._model.sessions import session_id, sessions_of
 from pytest_hybrid_analytics._model.text import clock, format_value, plural
 
 __all__ = [
@@ -51,14 +52,18 @@ def format_timeline(
         lines.append("  (no events were recorded)")
         return "\n".join(lines)
     with_date = ordered[0].timestamp.date() != ordered[-1].timestamp.date()
-    rows = [("time", "source", "event", "distinct_id", "person", "")]
+    sessions = sessions_of(ordered)
+    label_of = {s.id: s.label for s in sessions}
+    head = ["time", "source", "event", "distinct_id", "person"] + (["session"] if sessions else [])
+    rows: list[list[str]] = [[*head, ""]]
     shown: list[CapturedEvent | None] = list(ordered)
     if len(ordered) > max_rows:
         half = max_rows // 2
         shown = [*ordered[:half], None, *ordered[-half:]]
     for event in shown:
         if event is None:
-            rows.append(("…", "", f"({len(ordered) - 2 * (max_rows // 2)} more)", "", "", ""))
+            more = f"({len(ordered) - 2 * (max_rows // 2)} more)"
+            rows.append(["…", "", more, "", "", *([""] if sessions else []), ""])
             continue
         extra = [
             f"{key}={format_value(event.properties[key])}"
@@ -68,20 +73,22 @@ def format_timeline(
         note = marks.get(id(event))
         if note:
             extra.append(f"<- {note}")
-        rows.append(
-            (
-                clock(event.timestamp, with_date=with_date),
-                event.source,
-                event.event,
-                event.distinct_id if event.distinct_id is not None else "<none>",
-                identity.label(event.distinct_id),
-                "  ".join(extra),
-            )
-        )
-    widths = [min(max(len(row[i]) for row in rows), 40) for i in range(5)]
+        cells = [
+            clock(event.timestamp, with_date=with_date),
+            event.source,
+            event.event,
+            event.distinct_id if event.distinct_id is not None else "<none>",
+            identity.label(event.distinct_id),
+        ]
+        if sessions:
+            sid = session_id(event)
+            cells.append("-" if sid is None else label_of.get(sid, "?"))
+        rows.append([*cells, "  ".join(extra)])
+    columns = len(head)
+    widths = [min(max(len(row[i]) for row in rows), 40) for i in range(columns)]
     for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        lines.append(("  " + "  ".join(cells) + "  " + row[5]).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(columns)]
+        lines.append(("  " + "  ".join(cells) + "  " + row[columns]).rstrip())
     if len(persons) > 0:
         lines.append("Persons:")
         for person in persons[:10]:
@@ -90,6 +97,17 @@ def format_timeline(
             lines.append(f"  {person.label} = {joined}")
         if len(persons) > 10:
             lines.append(f"  … ({len(persons) - 10} more persons)")
+    if sessions:
+        lines.append("Sessions ($session_id; ? = a session no client event has):")
+        for session in sessions[:10]:
+            whose = ", ".join(dict.fromkeys(identity.label(i) for i in session.ids))
+            lines.append(
+                f"  {session.label} = {session.id} ({whose}; {clock(session.first)}-"
+                f"{clock(session.last)}; {plural(session.client_events, 'client event')}, "
+                f"{plural(session.server_events, 'server event')})"
+            )
+        if len(sessions) > 10:
+            lines.append(f"  … ({len(sessions) - 10} more sessions)")
     if identity.warnings:
         lines.append(format_warnings(identity.warnings))
     return "\n".join(lines)
