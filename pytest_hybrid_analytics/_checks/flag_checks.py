@@ -46,7 +46,8 @@ class FlagSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """One sighting of a flag's value for a person."""
+    """One sighting of a flag's value for a person (``at``: when it reached the harness, one
+    clock for every SDK)."""
 
     side: Source
     value: FlagValue
@@ -95,7 +96,7 @@ def _sightings(source: FlagSource, identity: Identity) -> dict[tuple[str, str], 
             if isinstance(called, str) and response is not None:
                 how = f"{_CALLED} ({event.source}) for {event.distinct_id!r}"
                 seen[(called, person)].append(
-                    _Seen(event.source, response, event.timestamp, event.distinct_id, how, event)
+                    _Seen(event.source, response, event.received_at, event.distinct_id, how, event)
                 )
         for prop, raw in event.properties.items():
             carried = _value(raw) if prop.startswith(_FEATURE) else None
@@ -106,7 +107,7 @@ def _sightings(source: FlagSource, identity: Identity) -> dict[tuple[str, str], 
                 _Seen(
                     event.source,
                     carried,
-                    event.timestamp,
+                    event.received_at,
                     event.distinct_id,
                     how,
                     event,
@@ -138,11 +139,11 @@ def find_flag_mismatches(source: FlagSource) -> list[FlagFinding]:
                 if c.source == "server"
                 and c.distinct_id is not None
                 and key in c.values
-                and c.at <= carried.at
                 and identity.person_of(c.distinct_id) != person
             ]
             if elsewhere:
-                other = elsewhere[-1]
+                earlier = [c for c in elsewhere if c.at <= carried.at]
+                other = (earlier or elsewhere)[-1]
                 assert other.distinct_id is not None
                 findings.append(
                     FlagFinding(
