@@ -5,6 +5,7 @@ exposures once. (The published SDKs driving them: ``test_session_and_flags_sdk.p
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from support import T0, make_event
@@ -19,6 +20,8 @@ from pytest_hybrid_analytics import (
     assert_session_linked,
 )
 from pytest_hybrid_analytics._model.sessions import sessions_of
+from pytest_hybrid_analytics._reports.html import render_html
+from pytest_hybrid_analytics._reports.records import RecordedTest
 
 S1 = "0192f3aa-0000-7000-8000-000000000001"
 S2 = "0192f3aa-0000-7000-8000-000000000002"
@@ -302,3 +305,23 @@ def test_flags_set_for_one_person_rules() -> None:
     with pytest.raises(TypeError, match="both a boolean flag"):
         analytics.flags.set("pricing", True)
     assert T0.tzinfo is not None
+
+
+def test_the_html_report_draws_a_band_per_session() -> None:
+    events = [
+        *journey(),
+        make_event("$pageview", "bob", at=1.5, uuid="5", **{"$session_id": S2}),
+        make_event("$pageview", "bob", at=4, uuid="6", **{"$session_id": S2}),
+    ]
+    html = render_html([RecordedTest("t::checkout", "passed", events=events)])
+    bands = re.findall(
+        r"<div class='band b(\d)' style='grid-row:(\d+);grid-column:(\d+) / (\d+)'", html
+    )
+    # S1 spans the first to the last event carrying it; S2 overlaps it, so it gets a row of its own.
+    assert [(b[0], b[2]) for b in bands] == [("0", "2"), ("1", "4")]
+    assert bands[0][1] != bands[1][1]
+    assert "<div class='lane sessions'" in html
+    assert ">sessions</span>" in html
+    assert "S1 (0192f3…0001)" in html
+    plain = render_html([RecordedTest("t::no_sessions", "passed", events=[make_event("x", "u")])])
+    assert "class='band" not in plain

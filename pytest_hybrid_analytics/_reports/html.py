@@ -35,6 +35,7 @@ from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.redaction import mask_secrets, redact
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.persons import MERGE_EVENTS, Identity, Merge
+from pytest_hybrid_analytics._model.sessions import session_id, sessions_of
 from pytest_hybrid_analytics._model.text import clip, clock, duration, json_for_html, plural
 from pytest_hybrid_analytics._recording.timeline import on_timeline
 from pytest_hybrid_analytics._reports.records import RecordedTest
@@ -551,6 +552,7 @@ def _timeline(
         f"<div class='lane {lane}' style='grid-row:{row[lane]}'><span>{lane}</span></div>"
         for lane in lanes
     )
+    labels += _session_bands(items, column_of, first_row + len(lanes))
     corner = "<div class='corner' style='grid-row:1'>elapsed</div>"
     lines, levels = _merges(merges, column_of, len(columns), last_row=first_row + len(lanes))
     if merges:
@@ -563,6 +565,47 @@ def _timeline(
         f"{corner}{''.join(ticks)}{labels}{''.join(cells)}{lines}</div></div>"
     )
     return html_text, index, data
+
+
+def _session_bands(items: Sequence[_Item], column_of: dict[int, int], first_row: int) -> str:
+    """A band per browser session (``$session_id``) under the lanes, from the column of its first
+    event to that of its last (client or server); sessions at the same time get rows of their
+    own. A server event outside every band's span of its person is one PostHog shows outside
+    the user's session."""
+    events = [item.event for item in items if item.event is not None]
+    sessions = sessions_of(events)
+    if not sessions:
+        return ""
+    spans: dict[str, list[int]] = {}
+    for n, item in enumerate(items):
+        sid = session_id(item.event) if item.event is not None else None
+        if sid is not None and n in column_of:
+            spans.setdefault(sid, []).append(column_of[n])
+    ends: list[int] = []  # the last column each band row holds so far
+    bands: list[str] = []
+    for number, session in enumerate(sessions):
+        low, high = min(spans[session.id]), max(spans[session.id])
+        level = next((n for n, end in enumerate(ends) if end < low), len(ends))
+        if level == len(ends):
+            ends.append(high)
+        else:
+            ends[level] = high
+        title = (
+            f"{session.label} = $session_id {session.id}: {clock(session.first)} – "
+            f"{clock(session.last)}, {plural(session.client_events, 'client event')}, "
+            f"{plural(session.server_events, 'server event')} ({', '.join(session.ids)})"
+        )
+        bands.append(
+            f"<div class='band b{number % 6}' style='grid-row:{first_row + level};"
+            f"grid-column:{low + 2} / {high + 3}' title='{_e(title)}'>"
+            f"<span>{_e(session.short())}</span></div>"
+        )
+    label = "session" if len(ends) == 1 else "sessions"
+    rows = f"{first_row} / {first_row + len(ends)}"
+    return (
+        f"<div class='lane sessions' style='grid-row:{rows}'><span>{label}</span></div>"
+        + "".join(bands)
+    )
 
 
 def _stack(
