@@ -313,3 +313,32 @@ def test_the_audit_judges_resilience_from_the_tests_that_used_faults(
         ],
         consecutive=True,
     )
+
+
+def test_the_collector_notes_a_client_that_gave_up_on_a_held_answer(analytics: Analytics) -> None:
+    assert analytics.host is not None
+    url = f"{analytics.host}/batch/"
+    headers = {"User-Agent": "posthog-node/5.70.0"}
+    slow = analytics.faults.delay(30)
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(url, data=batch("e1"), headers=headers, timeout=(5, 0.3))
+    # The client's retry, while PostHog still holds the first answer.
+    assert requests.post(url, data=batch("e1"), headers=headers, timeout=5).status_code == 200
+    slow.stop()
+    assert analytics.wait_until(lambda: len(analytics.faults.attempts[0].tries) == 2, timeout=10)
+    [delivery] = analytics.faults.attempts
+    # In order of arrival: the held try first, with no answer (the client had hung up).
+    assert delivery.statuses == [None, 200]
+    assert delivery.tries[0].held > 0
+    assert all(gap >= 0 for gap in delivery.gaps)
+    # PostHog took the held request too: the retry's event is on the timeline once.
+    assert [e.uuid for e in analytics.events] == ["e1"]
+    assert [e.uuid for e in analytics.retried] == ["e1"]
+
+
+def test_flag_requests_for_two_users_are_two_deliveries(plain: Analytics) -> None:
+    with plain.faults.outage(endpoint="flags"):
+        for user in ("u1", "u2"):
+            plain.api.handle("POST", "/flags/?v=2", {}, json.dumps({"distinct_id": user}))
+    plain.api.handle("POST", "/flags/?v=2", {}, json.dumps({"distinct_id": "u1"}))
+    assert [d.statuses for d in plain.faults.attempts] == [[503, 200], [503]]

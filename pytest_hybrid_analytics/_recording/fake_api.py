@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -89,8 +89,10 @@ class Endpoint(Protocol):
         *,
         source: Source | None = None,
         transport: str = "",
+        gone: Callable[[], bool] | None = None,
     ) -> Answer:
-        """Answer one request."""
+        """Answer one request (``gone``: whether the client has hung up, asked after a
+        ``delay`` held the answer)."""
 
     def reject(self, request: RejectedRequest) -> None:
         """Keep a request that could not be handed over whole."""
@@ -173,10 +175,13 @@ class FakePostHog:
         source: Source | None = None,
         transport: str = "",
         timeout: float | None = None,
+        gone: Callable[[], bool] | None = None,
     ) -> Answer:
         """Answer one request as PostHog would, recording what it carries, or as an armed
         fault says (:attr:`faults`). ``timeout``: how long the client waits for an answer, when
-        the road knows it (a ``delay`` longer than that is a timeout to the client)."""
+        the road knows it (a ``delay`` longer than that is a timeout to the client); ``gone``:
+        whether the client hung up while a ``delay`` held the answer (the collector asks its
+        socket), when the road cannot know the client's timeout."""
         method = method.upper()
         path, query = split_url(url)
         cors = _cors(headers)
@@ -191,11 +196,10 @@ class FakePostHog:
         if held is not None:
             seconds = held.seconds if timeout is None else min(held.seconds, timeout)
             waited = self.faults.hold(held, seconds)
-        gave_up = (
-            held is not None
-            and timeout is not None
-            and timeout < held.seconds
-            and waited >= timeout
+        # The client's own timeout ran out before the fault let the answer go, or it hung up.
+        gave_up = held is not None and (
+            (timeout is not None and timeout < held.seconds and waited >= timeout)
+            or (gone is not None and gone())
         )
         if instead is not None and instead.kind != "results":
             return self._fault(
@@ -223,7 +227,8 @@ class FakePostHog:
                 instead.describe() if instead is not None else None,
                 _marker(query, headers),
                 held=waited,
-            )
+            ),
+            same=_digest(body),
         )
         return Answer.none("timeout") if gave_up else answer
 
@@ -329,6 +334,7 @@ class FakePostHog:
                 arrived,
                 answer.body,
             ),
+            same=_digest(body),
         )
         return answer
 
@@ -542,6 +548,11 @@ def _marker(query: dict[str, list[str]], headers: Mapping[str, str] | None) -> s
     if header(headers, "Sec-Fetch-Mode").lower() == "no-cors":
         return "sendBeacon"
     return None
+
+
+def _digest(body: bytes | str | None) -> int:
+    """What tells two requests without events apart (two users' ``/flags``): their bodies."""
+    return hash(body.encode() if isinstance(body, str) else bytes(body or b""))
 
 
 def _seconds(retry_after: str) -> float | None:

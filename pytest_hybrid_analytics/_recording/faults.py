@@ -343,13 +343,21 @@ class Faults:
         started = time.monotonic()
         if not fault._stopped.wait(seconds):
             return seconds
-        return time.monotonic() - started
+        return round(time.monotonic() - started, 6)
 
-    def note(self, attempt: Attempt, faulted: FaultedRequest | None = None) -> None:
-        """Keep one request an SDK made (and, when a fault answered it, the whole request)."""
+    def note(
+        self, attempt: Attempt, faulted: FaultedRequest | None = None, *, same: object = None
+    ) -> None:
+        """Keep one request an SDK made (and, when a fault answered it, the whole request).
+        ``same`` tells requests without events apart (a digest of the body): an identical
+        request after one not accepted is its retry."""
         with self._lock:
-            delivery = self._delivery_for(attempt)
-            delivery.tries.append(attempt)
+            delivery = self._delivery_for(attempt, same)
+            # In order of arrival: a held try is noted when it is let go, after its retry.
+            at = len(delivery.tries)
+            while at and delivery.tries[at - 1].at > attempt.at:
+                at -= 1
+            delivery.tries.insert(at, attempt)
             if attempt.uuids:
                 # Retries carry the first try's batch: its first uuid finds the delivery; a try
                 # not accepted indexes them all (capture v1 re-sends only some).
@@ -366,14 +374,14 @@ class Faults:
         with self._lock:
             self._faulted.append(faulted)
 
-    def _delivery_for(self, attempt: Attempt) -> Delivery:
+    def _delivery_for(self, attempt: Attempt, same: object) -> Delivery:
         if attempt.uuids:
             found = self._by_uuid.get(attempt.uuids[0])
             if found is not None:
                 return found
             delivery = Delivery(attempt.sdk, attempt.endpoint)
         else:
-            key = (attempt.endpoint, attempt.sdk, attempt.method, attempt.url.split("?")[0])
+            key = (attempt.endpoint, attempt.sdk, attempt.method, attempt.url.split("?")[0], same)
             found = self._by_request.get(key)
             if found is not None and not found.accepted:
                 return found

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,7 @@ class BrowserGate:
         *,
         source: Source | None = None,
         transport: str = "",
+        gone: Callable[[], bool] | None = None,
     ) -> Answer:
         """Answer one request a page sent."""
         if split_url(url)[0].endswith(_PAGE_NOTE):
@@ -246,7 +247,7 @@ class BrowserGate:
         if served is not None:
             return served
         return self._api.handle(
-            method, original, headers, body, source="client", transport="browser"
+            method, original, headers, body, source="client", transport="browser", gone=gone
         )
 
     def _note(
@@ -297,12 +298,15 @@ class ApiHostGate:
         *,
         source: Source | None = None,
         transport: str = "",
+        gone: Callable[[], bool] | None = None,
     ) -> Answer:
         """Answer one request."""
         served = _static(self._api, self._dist, method, url, headers, transport)
         if served is not None:
             return served
-        return self._api.handle(method, url, headers, body, source=source, transport=transport)
+        return self._api.handle(
+            method, url, headers, body, source=source, transport=transport, gone=gone
+        )
 
     def reject(self, request: RejectedRequest) -> None:
         """Keep a request the collector could not read whole."""

@@ -307,6 +307,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Refused(413, self._too_large(length))
         return self._read(length, deadline) if length else b""
 
+    def _gone(self) -> bool:
+        """Whether the client hung up (asked after a held answer: a client whose own timeout
+        ran out closes its connection)."""
+        try:
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False  # still connected, nothing sent
+        except OSError:
+            return True  # reset
+        return peeked == b""
+
     def _linger(self) -> None:
         """Close after a refusal the way a web server does: stop sending, then read and drop
         what the client still sends until it closes (bounded in bytes and by idle time), so it
@@ -350,6 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
                     body,
                     source=side_of(headers),
                     transport="collector",
+                    gone=self._gone,
                 )
         except Exception as exc:  # noqa: BLE001 - one bad request must not stop the collector
             self._refuse(500, f"the collector failed on this request: {type(exc).__name__}: {exc}")
