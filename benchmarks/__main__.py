@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from benchmarks import assertions, browser, decode, ingest, overhead, server_wait
+from benchmarks import assertions, browser, decode, ingest, overhead, retries, server_wait
 
 SECTIONS = {
     "decode": ("Decoding", decode),
@@ -15,6 +15,7 @@ SECTIONS = {
     "server": ("Server event to assertion (posthog-python on its defaults)", server_wait),
     "overhead": ("Per-test overhead and memory (pytest sessions in subprocesses)", overhead),
     "browser": ("Browser (posthog-js in Chromium: click to assertion, suite overhead)", browser),
+    "retries": ("Retries (what each SDK does when PostHog fails; figures, not speed)", retries),
 }
 
 

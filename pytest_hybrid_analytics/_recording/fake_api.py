@@ -229,6 +229,7 @@ class FakePostHog:
                 held=waited,
             ),
             same=_digest(body),
+            hit=instead,
         )
         return Answer.none("timeout") if gave_up else answer
 
@@ -303,6 +304,8 @@ class FakePostHog:
                 value = fault.retry_after
                 extra["Retry-After"] = str(value) if isinstance(value, str) else f"{float(value):g}"
                 retry_after = _seconds(extra["Retry-After"])
+                # A page's posthog-js reads it only when exposed to it (cross-origin fetch).
+                extra["Access-Control-Expose-Headers"] = "Retry-After"
             answer = _failure(fault, extra)
         raw = body.encode() if isinstance(body, str) else bytes(body or b"")
         status = answer.status if not answer.failure else None
@@ -335,6 +338,7 @@ class FakePostHog:
                 answer.body,
             ),
             same=_digest(body),
+            hit=fault,
         )
         return answer
 

@@ -169,6 +169,10 @@ class Faults:
         self._by_request: dict[tuple[object, ...], Delivery] = {}
         self._faulted: list[FaultedRequest] = []
         self._on_change = on_change
+        #: Called when a ``drop`` is armed (the harness closes the collector's idle
+        #: keep-alive connections then: a browser silently re-sends a request whose reused
+        #: connection closes with no answer, so the SDK would never see the drop).
+        self.on_drop: Callable[[], None] | None = None
 
     # -- arming ----------------------------------------------------------------------------
 
@@ -230,7 +234,10 @@ class Faults:
 
         >>> analytics.faults.drop(times=2)
         """
-        return self._arm(Fault(self, "drop", _endpoints(endpoint), _times(times)))
+        fault = self._arm(Fault(self, "drop", _endpoints(endpoint), _times(times)))
+        if self.on_drop is not None:
+            self.on_drop()
+        return fault
 
     def outage(self, status: int = 503, *, endpoint: EndpointKind | None = None) -> Fault:
         """PostHog down: every request to ``endpoint`` (``None``: capture, recordings, flags
@@ -326,13 +333,13 @@ class Faults:
                 elif answer is None and (fault.kind != "results" or v1):
                     answer = fault
             for hit in (held, answer):
-                if hit is not None:
-                    hit.hits += 1
-                    if hit._left is not None:
-                        hit._left -= 1
+                if hit is not None and hit._left is not None:
+                    hit._left -= 1
+            if held is not None:
+                held.hits += 1  # now: a test may wait for a request being held
             self._rules = [f for f in self._rules if f.active]
-        if held is not None or answer is not None:
-            self._changed()  # a test may wait on a fault's hits
+        if held is not None:
+            self._changed()
         return held, answer
 
     def hold(self, fault: Fault, seconds: float) -> float:
@@ -346,12 +353,21 @@ class Faults:
         return round(time.monotonic() - started, 6)
 
     def note(
-        self, attempt: Attempt, faulted: FaultedRequest | None = None, *, same: object = None
+        self,
+        attempt: Attempt,
+        faulted: FaultedRequest | None = None,
+        *,
+        same: object = None,
+        hit: Fault | None = None,
     ) -> None:
         """Keep one request an SDK made (and, when a fault answered it, the whole request).
         ``same`` tells requests without events apart (a digest of the body): an identical
-        request after one not accepted is its retry."""
+        request after one not accepted is its retry. ``hit``: the fault that answered it,
+        whose ``hits`` count it now that it is kept (a test waiting on ``hits`` then finds
+        it in ``faulted`` and ``attempts``)."""
         with self._lock:
+            if hit is not None:
+                hit.hits += 1
             delivery = self._delivery_for(attempt, same)
             # In order of arrival: a held try is noted when it is let go, after its retry.
             at = len(delivery.tries)
@@ -415,6 +431,13 @@ class Faults:
         """Every fault armed in this test, stopped ones included (for the audit)."""
         with self._lock:
             return list(self._armed)
+
+    @property
+    def dropping(self) -> bool:
+        """Whether a ``drop`` is armed (connections are then not kept alive, so each drop
+        reaches the SDK instead of a browser's silent re-send)."""
+        with self._lock:
+            return any(f.kind == "drop" and f.active for f in self._rules)
 
     @property
     def used(self) -> bool:

@@ -140,15 +140,23 @@ class EventStore:
                     return list(matches), list(self._events), list(self._rejected)
                 self._cond.wait(remaining)
 
-    def wait_recorded(self, uuids: Iterable[str], timeout: float) -> set[str]:
-        """Wait until every uuid is recorded (or kept as a retry); returns those that never
-        arrived."""
+    def wait_recorded(
+        self,
+        uuids: Iterable[str],
+        timeout: float,
+        *,
+        also: Callable[[], set[str]] | None = None,
+    ) -> set[str]:
+        """Wait until every uuid is recorded (or kept as a retry, or among ``also()``: uuids
+        accounted for elsewhere); returns those that never arrived."""
         missing = set(uuids)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 missing -= self._uuids
                 missing -= {e.uuid for e in self._retried if e.uuid}
+                if also is not None and missing:
+                    missing -= also()
                 remaining = deadline - time.monotonic()
                 if not missing or remaining <= 0:
                     return missing

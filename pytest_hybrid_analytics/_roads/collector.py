@@ -87,11 +87,15 @@ class _Server(ThreadingHTTPServer):
         port: int,
         max_body: int,
         body_timeout: float,
+        keep_alive: Callable[[], bool],
     ) -> None:
         self.target = target
         self.routes = dict(routes)
         self.max_body = max_body
         self.body_timeout = body_timeout
+        self.keep_alive = keep_alive
+        #: Connections waiting for their next request (keep-alive, idle).
+        self.idle: set[socket.socket] = set()
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         self._stopping = False
@@ -133,6 +137,14 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def close_idle(self) -> None:
+        """End every keep-alive connection waiting for its next request."""
+        with self._open_lock:
+            idle = list(self.idle)
+        for sock in idle:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def hang_up_all(self) -> None:
         """End every connection still open (slow or idle clients), so their threads finish."""
         with self._open_lock:
@@ -163,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))
-        if close:
+        if close or not self.server.keep_alive():
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
@@ -203,8 +215,21 @@ class _Handler(BaseHTTPRequestHandler):
             phrase = str(code)
         self._refuse(code, f"malformed HTTP request: {message or phrase}")
 
+    def handle_one_request(self) -> None:
+        """One request of the connection; idle (closable by ``close_idle``) until its request
+        line arrives."""
+        with self.server._open_lock:
+            self.server.idle.add(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            with self.server._open_lock:
+                self.server.idle.discard(self.connection)
+
     def parse_request(self) -> bool:
         """Parse the request line and headers, forgetting the previous request's first."""
+        with self.server._open_lock:
+            self.server.idle.discard(self.connection)
         self.__dict__.pop("path", None)
         self.__dict__.pop("headers", None)
         return super().parse_request()
@@ -385,7 +410,8 @@ class Collector:
     non-PostHog pages by exact path (``"/"`` for a UI page, say): each takes
     ``(method, path, headers, body)`` and returns an :class:`~pytest_hybrid_analytics.Answer`;
     a route may block (a long poll) since every connection has its own thread. ``port`` 0
-    (the default) takes an ephemeral port; ``max_body`` and ``body_timeout`` bound a request.
+    (the default) takes an ephemeral port; ``max_body`` and ``body_timeout`` bound a request;
+    ``keep_alive()`` false makes every answer close its connection.
 
     >>> with Collector(lambda path: analytics.api) as collector:
     ...     Posthog("phc_key", host=collector.url).capture("signed_up", distinct_id="u1")
@@ -401,8 +427,9 @@ class Collector:
         port: int = 0,
         max_body: int = MAX_REQUEST_BYTES,
         body_timeout: float = BODY_TIMEOUT,
+        keep_alive: Callable[[], bool] = lambda: True,
     ) -> None:
-        self._server = _Server(target, routes or {}, port, max_body, body_timeout)
+        self._server = _Server(target, routes or {}, port, max_body, body_timeout, keep_alive)
         self._thread: threading.Thread | None = None
 
     @property
@@ -429,6 +456,11 @@ class Collector:
             )
             self._thread.start()
         return self
+
+    def close_idle(self) -> None:
+        """End the keep-alive connections waiting for a next request (their clients open new
+        ones)."""
+        self._server.close_idle()
 
     def stop(self) -> None:
         """Stop serving, hang up on clients still connected, and close the socket."""

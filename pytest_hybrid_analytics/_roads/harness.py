@@ -122,10 +122,21 @@ class Harness:
         """The loopback collector, started (its socket bound) on first use."""
         with self._lock:
             if self._collector is None:
-                collector = Collector(self._route).start()
+                collector = Collector(self._route, keep_alive=self._keep_alive).start()
                 self.hosts.exclude.add(collector.netloc)
                 self._collector = collector
             return self._collector
+
+    def _keep_alive(self) -> bool:
+        """Connections stay open unless a test's ``drop`` is armed: each drop then falls on a
+        fresh connection, which a browser does not silently re-send."""
+        with self._lock:
+            tests = list(self._by_token.values())
+        return not any(test.faults.dropping for test in tests)
+
+    def _close_idle(self) -> None:
+        if self._collector is not None:
+            self._collector.close_idle()
 
     @property
     def started(self) -> bool:
@@ -194,6 +205,7 @@ class Harness:
             self.clients, f"{host}/browser", self.posthog_js, self.flush_ms, self.third_party
         )
         analytics = Analytics(host=host, roads=roads)
+        analytics.faults.on_drop = self._close_idle
         with self._lock:
             self._current = analytics
             self._by_token[token] = analytics
