@@ -1,5 +1,6 @@
 """``python -m benchmarks [SECTION ...]``: print every figure with its goal (or only those of the
-sections named: decode, assertions, ingest, server, overhead, browser). Never fails on time."""
+sections named: decode, assertions, ingest, server, overhead, browser, retries). Never fails
+on time."""
 
 from __future__ import annotations
 
