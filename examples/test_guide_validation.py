@@ -15,12 +15,16 @@ from shop import Shop, user_id_for
 
 from pytest_hybrid_analytics import (
     Analytics,
+    assert_flag_exposures,
+    assert_flags_consistent,
+    assert_identified_before,
     assert_no_duplicates,
     assert_no_ingestion_warnings,
     assert_no_pii,
     assert_same_api_key,
     assert_same_person,
     assert_same_user_journey,
+    assert_session_linked,
     assert_single_distinct_id,
     assert_utc_timestamps,
 )
@@ -97,8 +101,10 @@ def test_step_3_identity_consistency(analytics: Analytics, page: Page, shop: Sho
     analytics.wait_for("subscription_created", source="server", distinct_id=user, plan="team")
     after_login = [e for e in analytics.events if e.distinct_id != anon]
     assert_single_distinct_id(after_login, expected=user)
-    # ... and the anonymous visitor and the user are one person.
+    # ... and the anonymous visitor and the user are one person, known from the login on: no
+    # event of theirs left under the anonymous id after it.
     assert assert_same_person(analytics) == user
+    assert_identified_before(analytics, "user_logged_in")
 
 
 def test_step_4_event_attribution(analytics: Analytics, page: Page, shop: Shop) -> None:
@@ -153,6 +159,7 @@ def test_step_5_performance(
 
 def test_step_6_end_to_end_purchase_flow(analytics: Analytics, page: Page, shop: Shop) -> None:
     """The guide's integration test, with the checks it wished it had."""
+    analytics.flags.set("new-checkout", "test")  # the checkout flag, read on both sides
     page.goto(shop.url)
     initial = page.evaluate("posthog.get_distinct_id()")
     page.click("#add-to-cart")
@@ -180,6 +187,13 @@ def test_step_6_end_to_end_purchase_flow(analytics: Analytics, page: Page, shop:
     )
     assert_no_duplicates(analytics)
     assert_no_pii(analytics)
+    # One user, one story: the server's purchase is in the browser's session (posthog-js's
+    # tracing headers, read by the server SDK's context), and the checkout flag had one value
+    # for the shopper on both sides, each exposure reported once.
+    assert_session_linked(analytics)
+    expect(page.locator("#checkout-variant")).to_have_text("test")
+    assert_flags_consistent(analytics)
+    assert_flag_exposures(analytics, "new-checkout")
 
 
 def test_a_returning_user_on_a_second_device_is_one_person(

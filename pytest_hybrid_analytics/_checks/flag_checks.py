@@ -226,8 +226,9 @@ def assert_flags_consistent(analytics: FlagSource) -> None:
         "A user then sees one variant while the server acts (and reports) on another: "
         "experiment results and the user's journey split. Next step: evaluate on the server "
         "with the id the browser uses (pass posthog.get_distinct_id() with the request, or read "
-        "X-POSTHOG-DISTINCT-ID), after identify on both sides, and send the server's own "
-        "evaluation with its events (send_feature_flags=True)."
+        "X-POSTHOG-DISTINCT-ID), after identify on both sides, and send the evaluation the code "
+        "branched on with the event (posthog-python: snapshot = evaluate_flags(user_id), then "
+        "capture(..., flags=snapshot); posthog-node: sendFeatureFlags)."
     )
     identity = Identity(events)
     keys = sorted({f"{_FEATURE}{f.flag}" for f in findings} | {"$feature_flag_response"})
