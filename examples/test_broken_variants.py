@@ -92,7 +92,7 @@ CAUGHT = {
         [
             "E*AssertionError: Expected every server event of a person with a browser session "
             "to carry that session's $session_id; * not:",
-            "E *  1. 'purchase_completed' (server, *) at * has no $session_id; by its time it "
+            "E *  *. 'purchase_completed' (server, *) at * has no $session_id; by its time it "
             "belongs to session S1 (*",
             "E*PostHog shows these events outside the user's session and its replay. Next step: "
             "posthog-js sends the session to your backend*",

@@ -149,7 +149,7 @@ def assert_session_linked(
         + SESSION_FIX
         + "."
     )
-    fail(lines, everything, identity, properties=["$session_id"], marks=marks)
+    fail(lines, everything, identity, marks=marks)
 
 
 def assert_identified_before(
