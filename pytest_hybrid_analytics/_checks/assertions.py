@@ -17,7 +17,12 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from pytest_hybrid_analytics._checks.failure import fail, identity_of, nothing_to_check
+from pytest_hybrid_analytics._checks.failure import (
+    fail,
+    identity_of,
+    nothing_to_check,
+    numbered,
+)
 from pytest_hybrid_analytics._checks.person_checks import warnings_next_step
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.persons import IngestionWarning
@@ -369,11 +374,8 @@ def assert_no_duplicates(
     if not findings:
         return
     lines = [f"Expected no duplicate events (window {_seconds(window)}); found {len(findings)}:"]
-    marks: dict[int, str] = {}
-    for number, finding in enumerate(findings, start=1):
-        lines.append(f"  {number}. {finding.text}")
-        for event in finding.events:
-            marks[id(event)] = f"duplicate {number}"
+    listed, marks = numbered([(f.text, f.events) for f in findings], "duplicate")
+    lines += listed
     kept = (
         recorder if recorder is not None else events if isinstance(events, EventRecorder) else None
     )

@@ -3,6 +3,7 @@ the failure itself (what was expected, the marked timeline, the next step)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 from pytest_hybrid_analytics._model.events import CapturedEvent
@@ -10,7 +11,7 @@ from pytest_hybrid_analytics._model.persons import Identity
 from pytest_hybrid_analytics._recording.recorder import EventRecorder
 from pytest_hybrid_analytics._recording.timeline import format_timeline
 
-__all__ = ["fail", "identity_of", "nothing_to_check"]
+__all__ = ["fail", "identity_of", "nothing_to_check", "numbered"]
 
 
 def identity_of(events: list[CapturedEvent], recorder: EventRecorder | None = None) -> Identity:
@@ -37,3 +38,17 @@ def nothing_to_check(name: str) -> str:
         f"{name}: there are no events to check. A check over nothing proves nothing: wait "
         "for the events first (analytics.wait_for(...))."
     )
+
+
+def numbered(
+    found: Sequence[tuple[str, Iterable[CapturedEvent]]], mark: str
+) -> tuple[list[str], dict[int, str]]:
+    """The numbered lines of a failure (``  1. text``) and the timeline marks that point each
+    event at its number (``<- mark 1``)."""
+    lines: list[str] = []
+    marks: dict[int, str] = {}
+    for number, (text, events) in enumerate(found, start=1):
+        lines.append(f"  {number}. {text}")
+        for event in events:
+            marks[id(event)] = f"{mark} {number}"
+    return lines, marks

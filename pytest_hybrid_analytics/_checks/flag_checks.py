@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from pytest_hybrid_analytics._checks.failure import fail, nothing_to_check
+from pytest_hybrid_analytics._checks.failure import fail, nothing_to_check, numbered
 from pytest_hybrid_analytics._model.events import CapturedEvent, Source
 from pytest_hybrid_analytics._model.flag_calls import FlagCall, FlagValue
 from pytest_hybrid_analytics._model.persons import Identity
@@ -217,11 +217,8 @@ def assert_flags_consistent(analytics: FlagSource) -> None:
         f"Expected one value per person for each flag on both sides; "
         f"found {plural(len(findings), 'disagreement')}:"
     ]
-    marks: dict[int, str] = {}
-    for number, finding in enumerate(findings, start=1):
-        lines.append(f"  {number}. {finding.text}")
-        for event in finding.events:
-            marks[id(event)] = f"flag {number}"
+    listed, marks = numbered([(f.text, f.events) for f in findings], "flag")
+    lines += listed
     lines.append(
         "A user then sees one variant while the server acts (and reports) on another: "
         "experiment results and the user's journey split. Next step: evaluate on the server "
@@ -332,11 +329,8 @@ def assert_flag_exposures(
     lines = [
         f"Expected each flag exposure recorded once; found {plural(len(findings), 'problem')}:"
     ]
-    marks: dict[int, str] = {}
-    for number, finding in enumerate(findings, start=1):
-        lines.append(f"  {number}. {finding.text}")
-        for event in finding.events:
-            marks[id(event)] = f"exposure {number}"
+    listed, marks = numbered([(f.text, f.events) for f in findings], "exposure")
+    lines += listed
     fail(
         lines,
         events,

@@ -215,17 +215,17 @@ class FakePostHog:
         else:
             answer = self._config(path, cors)
         self.faults.note(
-            Attempt(
+            _attempt(
                 arrived,
                 kind,
                 method,
                 url,
-                _sdk(events, headers, source, transport),
+                headers,
+                source,
                 transport,
-                tuple(e.uuid for e in events if e.uuid),
+                events,
                 None if gave_up else answer.status,
-                instead.describe() if instead is not None else None,
-                _marker(query, headers),
+                instead,
                 held=waited,
             ),
             same=_digest(body),
@@ -284,7 +284,6 @@ class FakePostHog:
         cors: dict[str, str],
     ) -> Answer:
         """Answer as ``fault`` says; keep the request whole in ``faults.faulted``."""
-        query = split_url(url)[1]
         events: list[CapturedEvent] = []
         if kind in ("capture", "recordings"):
             try:
@@ -310,18 +309,18 @@ class FakePostHog:
         raw = body.encode() if isinstance(body, str) else bytes(body or b"")
         status = answer.status if not answer.failure else None
         self.faults.note(
-            Attempt(
+            _attempt(
                 arrived,
                 kind,
                 method,
                 url,
-                _sdk(events, headers, source, transport),
+                headers,
+                source,
                 transport,
-                tuple(e.uuid for e in events if e.uuid),
+                events,
                 status,
-                fault.describe(),
-                _marker(query, headers),
-                retry_after,
+                fault,
+                retry_after=retry_after,
             ),
             FaultedRequest(
                 method,
@@ -519,6 +518,38 @@ class FakePostHog:
 
 def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _attempt(
+    arrived: datetime,
+    kind: EndpointKind,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    source: Source | None,
+    transport: str,
+    events: list[CapturedEvent],
+    status: int | None,
+    fault: Fault | None,
+    *,
+    retry_after: float | None = None,
+    held: float = 0.0,
+) -> Attempt:
+    """One request as ``faults.attempts`` keeps it."""
+    return Attempt(
+        arrived,
+        kind,
+        method,
+        url,
+        _sdk(events, headers, source, transport),
+        transport,
+        tuple(e.uuid for e in events if e.uuid),
+        status,
+        fault.describe() if fault is not None else None,
+        _marker(split_url(url)[1], headers),
+        retry_after,
+        held,
+    )
 
 
 def _sdk(
