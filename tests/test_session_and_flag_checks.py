@@ -325,3 +325,47 @@ def test_the_html_report_draws_a_band_per_session() -> None:
     assert "S1 (0192f3…0001)" in html
     plain = render_html([RecordedTest("t::no_sessions", "passed", events=[make_event("x", "u")])])
     assert "class='band" not in plain
+
+
+def test_a_foreign_evaluation_is_named_even_after_one_for_the_user() -> None:
+    analytics = Analytics()
+    send(analytics, *journey())
+    analytics.flags.set("new-checkout", "test")
+    analytics.flags.set("new-checkout", "control", distinct_id="checkout-service")
+    ask(analytics, "user-1", client=True)
+    ask(analytics, "user-1", client=False, keys=["new-checkout"])  # right...
+    ask(analytics, "checkout-service", client=False, keys=["new-checkout"])  # ...then wrong
+    send(
+        analytics,
+        make_event(
+            "purchase_completed",
+            "user-1",
+            source="server",
+            at=9,
+            uuid="6",
+            **{"$feature/new-checkout": "control"},
+        ),
+    )
+    with pytest.raises(AssertionError) as info:
+        assert_flags_consistent(analytics)
+    message = str(info.value)
+    assert "found 1 disagreement:" in message
+    assert "the server evaluated it for 'checkout-service'" in message
+
+
+def test_two_server_sdks_each_reporting_once_are_not_repeats() -> None:
+    analytics = Analytics()
+    node = make_event(
+        "$feature_flag_called",
+        "user-1",
+        source="server",
+        at=2,
+        uuid="n1",
+        **{
+            "$feature_flag": "new-checkout",
+            "$feature_flag_response": "test",
+            "$lib": "posthog-node",
+        },
+    )
+    send(analytics, called("user-1", "test", at=1, source="server"), node)
+    assert_flag_exposures(analytics, "new-checkout")

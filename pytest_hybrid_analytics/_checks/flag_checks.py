@@ -127,36 +127,40 @@ def find_flag_mismatches(source: FlagSource) -> list[FlagFinding]:
         label = identity.label(person) if identity.person(person) is not None else person
         client = [s for s in sightings if s.side == "client"]
         server = [s for s in sightings if s.side == "server"]
-        own = {s.distinct_id for s in server if s.evaluated}
+        own = {s.value for s in server if s.evaluated}
         # A server event carrying a value the server never evaluated for this person: it
-        # evaluated the flag for someone else.
+        # evaluated the flag for someone else (named when such an evaluation gave that value).
+        explained: set[int] = set()
         for carried in (s for s in server if not s.evaluated):
-            if own:
+            if carried.value in own:
                 continue
             elsewhere = [
                 c
                 for c in source.flag_calls
                 if c.source == "server"
                 and c.distinct_id is not None
-                and key in c.values
+                and c.values.get(key) == carried.value
                 and identity.person_of(c.distinct_id) != person
             ]
-            if elsewhere:
-                earlier = [c for c in elsewhere if c.at <= carried.at]
-                other = (earlier or elsewhere)[-1]
-                assert other.distinct_id is not None
-                findings.append(
-                    FlagFinding(
-                        key,
-                        person,
-                        f"flag {key!r}: the server evaluated it for {other.distinct_id!r} "
-                        f"(person {identity.label(other.distinct_id)}, answered "
-                        f"{format_value(other.values[key])}) and sent the value on "
-                        f"{carried.how} (person {label}): evaluate flags with the id of the "
-                        "user the request is for",
-                        tuple(e for e in (carried.event,) if e is not None),
-                    )
+            if not elsewhere:
+                continue
+            earlier = [c for c in elsewhere if c.at <= carried.at]
+            other = (earlier or elsewhere)[-1]
+            assert other.distinct_id is not None
+            explained.add(id(carried))
+            findings.append(
+                FlagFinding(
+                    key,
+                    person,
+                    f"flag {key!r}: the server evaluated it for {other.distinct_id!r} "
+                    f"(person {identity.label(other.distinct_id)}, answered "
+                    f"{format_value(other.values[key])}) and sent the value on "
+                    f"{carried.how} (person {label}): evaluate flags with the id of the "
+                    "user the request is for",
+                    tuple(e for e in (carried.event,) if e is not None),
                 )
+            )
+        server = [s for s in server if id(s) not in explained]
         values_server = list(dict.fromkeys(s.value for s in server))
         if len(values_server) > 1:
             findings.append(
@@ -171,8 +175,11 @@ def find_flag_mismatches(source: FlagSource) -> list[FlagFinding]:
             )
         if not client:
             continue
+        # What the browser was answered is its value; an event's $feature/ property lags (one
+        # captured right after identify carries the flags of before the reload).
+        answered = [c for c in client if c.event is None] or client
         for s in server:
-            before = [c for c in client if c.at <= s.at] or client[:1]
+            before = [c for c in answered if c.at <= s.at] or answered[:1]
             expected = before[-1]
             if s.value != expected.value:
                 findings.append(
@@ -225,7 +232,8 @@ def assert_flags_consistent(analytics: FlagSource) -> None:
         "with the id the browser uses (pass posthog.get_distinct_id() with the request, or read "
         "X-POSTHOG-DISTINCT-ID), after identify on both sides, and send the evaluation the code "
         "branched on with the event (posthog-python: snapshot = evaluate_flags(user_id), then "
-        "capture(..., flags=snapshot); posthog-node: sendFeatureFlags)."
+        "capture(..., flags=snapshot); posthog-node: evaluateFlags(userId), then "
+        "capture({..., flags})."
     )
     identity = Identity(events)
     keys = sorted({f"{_FEATURE}{f.flag}" for f in findings} | {"$feature_flag_response"})
@@ -254,8 +262,13 @@ def find_flag_exposure_problems(
         if value is None:
             value = False
         # posthog-js remembers what it reported per browser (its persistence), a server client
-        # per process: one exposure per device, or per server.
-        device = str(event.properties.get("$device_id") or "") if event.source == "client" else ""
+        # per process: one exposure per device, or per server SDK (several processes of one
+        # SDK cannot be told apart).
+        device = (
+            str(event.properties.get("$device_id") or "")
+            if event.source == "client"
+            else event.lib or ""
+        )
         exposures[(key, person, value, event.source, device)].append(event)
     findings: list[FlagFinding] = []
     if once_per_value:
@@ -302,8 +315,10 @@ def find_flag_exposure_problems(
             FlagFinding(
                 flag,
                 "",
-                f"flag {flag!r} was never reported as seen ({_CALLED}) and never read by name "
-                "on the server: the app never branched on it through the SDK",
+                f"flag {flag!r} was never reported as seen ({_CALLED}), and no server read of "
+                "it by name was seen (evaluate_flags(..., flag_keys=[...])): if the app "
+                "branched on it, it read it without sending the exposure "
+                "(send_feature_flag_events=False, send_event: false)",
             )
         )
     return findings

@@ -73,9 +73,10 @@ class FlagBook:
 
         With ``distinct_id``, only that id gets ``value`` (a rollout, to test both sides
         against a split); everyone else keeps the value set without it (``False`` if none).
-        Remote evaluation (``/flags``) answers per id; local evaluation gets definitions that
-        match the id (posthog-node evaluates them itself; posthog-python, which does not know a
-        person's ``distinct_id`` as a property, falls back to ``/flags`` for such a flag).
+        Remote evaluation (``/flags``) answers per id; local evaluation gets definitions with a
+        condition on the person's ``distinct_id``, which posthog-node and posthog-python (7.91)
+        evaluate in process (an SDK that does not know the ``distinct_id`` as a property finds
+        the condition inconclusive, and asks ``/flags``).
         """
         if not isinstance(key, str) or not key:
             raise TypeError(f"a flag key is a non-empty string, got {key!r}")
