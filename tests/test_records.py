@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from support import T0, make_event
 
 from pytest_hybrid_analytics import ClientNote, PiiGuard, RejectedRequest
 from pytest_hybrid_analytics._reports.jsonl import event_to_json
-from pytest_hybrid_analytics._reports.records import RecordedTest, dump_run, load_run
+from pytest_hybrid_analytics._reports.records import (
+    RecordedTest,
+    dump_run,
+    dump_run_lines,
+    load_run,
+    load_run_lines,
+)
 
 
 def test_records_travel_whole_and_findings_still_point_at_their_event() -> None:
@@ -69,3 +76,25 @@ def test_records_travel_whole_and_findings_still_point_at_their_event() -> None:
         [],
         [],
     )
+
+
+def test_records_as_json_lines_round_trip_and_refuse_what_is_not_a_run() -> None:
+    event = make_event("purchase_completed", "u1", source="server", uuid="p1", amount=9.5)
+    test = RecordedTest("t.py::a", "failed", events=[event], message="boom", faults=[("drop", 1)])
+    note = ClientNote("app.py:3", "never shut down", finding=False)
+    text = dump_run_lines([test, RecordedTest("t.py::b", "skipped")], [note])
+    assert text.splitlines()[0] == '{"hybrid_analytics_run": 1}'
+    (back, skipped), notes = load_run_lines(text)
+    assert (back.nodeid, back.outcome, back.message, back.faults) == (
+        "t.py::a",
+        "failed",
+        "boom",
+        [("drop", 1)],
+    )
+    assert [event_to_json(e) for e in back.events] == [event_to_json(event)]
+    assert skipped.outcome == "skipped"
+    assert notes == [note]
+    with pytest.raises(ValueError, match="run.jsonl:1: not a run's records"):
+        load_run_lines('{"event": "x"}\n', source="run.jsonl")
+    with pytest.raises(ValueError, match="run.jsonl:2: not JSON"):
+        load_run_lines('{"hybrid_analytics_run": 1}\n{oops\n', source="run.jsonl")

@@ -23,7 +23,7 @@ from pytest_hybrid_analytics._reports.jsonl import (
     rejected_to_json,
 )
 
-__all__ = ["OUTCOMES", "RecordedTest", "dump_run", "load_run"]
+__all__ = ["OUTCOMES", "RecordedTest", "dump_run", "dump_run_lines", "load_run", "load_run_lines"]
 
 #: A test's outcomes, in the words pytest's summary uses.
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
@@ -96,6 +96,60 @@ def load_run(text: str) -> tuple[list[RecordedTest], list[ClientNote]]:
         [_test_from_json(test) for test in data["tests"]],
         [_note(note) for note in data["session_notes"]],
     )
+
+
+#: The first line of a run's JSON Lines records: what the file is, and its format's version.
+RUN_HEADER = {"hybrid_analytics_run": 1}
+
+
+def dump_run_lines(tests: Iterable[RecordedTest], session_notes: Iterable[ClientNote] = ()) -> str:
+    """A run's records as JSON Lines (``--analytics-jsonl``): a header line, one line per test
+    (``{"test": ...}``), one per note made as the run ended (``{"session_note": ...}``). Runs
+    of several CI machines are merged by concatenating their records
+    (``hybrid-analytics report a.jsonl b.jsonl``).
+
+    >>> Path("run.jsonl").write_text(dump_run_lines(reporter.records))
+    """
+    lines = [json.dumps(RUN_HEADER)]
+    lines += [json.dumps({"test": _test_to_json(test)}, separators=(",", ":")) for test in tests]
+    lines += [
+        json.dumps({"session_note": dataclasses.asdict(note)}, separators=(",", ":"))
+        for note in session_notes
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def load_run_lines(
+    text: str, *, source: str = "records"
+) -> tuple[list[RecordedTest], list[ClientNote]]:
+    """The records and session notes :func:`dump_run_lines` wrote. A line that is not one of
+    them raises ``ValueError`` naming ``source`` and the line number."""
+    tests: list[RecordedTest] = []
+    notes: list[ClientNote] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{source}:{number}: not JSON ({error})") from None
+        if not isinstance(item, dict):
+            raise ValueError(f"{source}:{number}: expected a JSON object")
+        if number == 1 and item != RUN_HEADER:
+            raise ValueError(
+                f"{source}:1: not a run's records (written by --analytics-jsonl): the first "
+                f"line is {line[:80]!r}"
+            )
+        if "test" in item:
+            try:
+                tests.append(_test_from_json(item["test"]))
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                raise ValueError(
+                    f"{source}:{number}: a test record that cannot be read: {error!r}"
+                ) from None
+        elif "session_note" in item:
+            notes.append(_note(item["session_note"]))
+    return tests, notes
 
 
 def _test_to_json(test: RecordedTest) -> dict[str, Any]:
