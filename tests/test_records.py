@@ -94,7 +94,7 @@ def test_records_as_json_lines_round_trip_and_refuse_what_is_not_a_run() -> None
     assert [event_to_json(e) for e in back.events] == [event_to_json(event)]
     assert skipped.outcome == "skipped"
     assert notes == [note]
-    with pytest.raises(ValueError, match="run.jsonl:1: not a run's records"):
+    with pytest.raises(ValueError, match=r"run\.jsonl:1: not a run's records"):
         load_run_lines('{"event": "x"}\n', source="run.jsonl")
-    with pytest.raises(ValueError, match="run.jsonl:2: not JSON"):
+    with pytest.raises(ValueError, match=r"run\.jsonl:2: not JSON"):
         load_run_lines('{"hybrid_analytics_run": 1}\n{oops\n', source="run.jsonl")
