@@ -17,7 +17,7 @@ from pytest_hybrid_analytics._checks.redaction import mask_secrets
 from pytest_hybrid_analytics._checks.teardown import Checks, teardown_failure
 from pytest_hybrid_analytics._pytest import settings as _settings
 from pytest_hybrid_analytics._pytest import terminal as _terminal
-from pytest_hybrid_analytics._pytest.reporter import Reporter
+from pytest_hybrid_analytics._pytest.reporter import Reporter, junit_properties
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.factory import AnalyticsFactory
 from pytest_hybrid_analytics._recording.timeline import format_summary
@@ -86,8 +86,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_NOTES] = []
     config.stash[_SUMMARIES] = []
     directory, audit = _settings.report(config)
-    if directory or audit:
-        reporter = Reporter(directory=directory, audit=audit, plan=config.stash[_CHECKS].plan)
+    jsonl, coverage, step_summary = _settings.run_outputs(config)
+    plan = config.stash[_CHECKS].plan
+    if directory or audit or jsonl or step_summary or plan is not None:
+        reporter = Reporter(
+            directory=directory,
+            audit=audit,
+            plan=plan,
+            jsonl=jsonl,
+            coverage=coverage,
+            step_summary=step_summary,
+        )
         config.stash[_REPORTER] = reporter
         config.pluginmanager.register(reporter)
     if config.getoption("analytics_summary"):
@@ -106,6 +115,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         reporter = session.config.stash.get(_REPORTER, None)
         if reporter is not None:
             reporter.finish(notes)
+            if reporter.coverage_failed and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -299,6 +310,10 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
     if recorder.client_notes:
         notes = "\n".join(str(note) for note in recorder.client_notes)
         report.sections.append(("Analytics SDK lifecycle", notes))
+    everything = [*findings, *_diagnosis(item, recorder)]
+    report.user_properties.extend(  # the JUnit XML's <properties>
+        junit_properties(recorder.events, len(recorder.rejected), everything)
+    )
     reporter = item.config.stash.get(_REPORTER, None)
     if reporter is not None:
         message, reason = item.stash.get(_TEXT, ("", ""))
@@ -309,7 +324,7 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
                 events=recorder.events,
                 rejected=recorder.rejected,
                 notes=recorder.client_notes,
-                findings=[*findings, *_diagnosis(item, recorder)],
+                findings=everything,
                 message=message,
                 reason=reason,
                 faults=[(fault.describe(), fault.hits) for fault in recorder.faults.armed],

@@ -42,6 +42,8 @@ PII_SIDES: dict[str, tuple[Source, ...]] = {
     "both": ("client", "server"),
     "off": (),
 }
+#: What planned events no test saw do at the end of a run with a tracking plan.
+COVERAGE_MODES = ("report", "fail")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +127,22 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         help="print what each test captured (events per side, persons, names) at the end",
     )
+    group.addoption(
+        "--analytics-jsonl",
+        metavar="PATH",
+        default=None,
+        help="write the run's records (tests, outcomes, events, rejected requests, findings) "
+        "to PATH as JSON Lines; merge CI shards with `hybrid-analytics report A.jsonl B.jsonl "
+        "--html OUT.html --audit`. Ini: analytics_jsonl.",
+    )
+    group.addoption(
+        "--analytics-plan-coverage",
+        choices=COVERAGE_MODES,
+        default=None,
+        help="with a tracking plan, the end of the run lists the planned events no test saw "
+        "(per side) and those seen only from a wrong side; report (the default) or fail (the "
+        "run fails on them). Ini: analytics_plan_coverage.",
+    )
     parser.addini("analytics_hosts", "extra hosts whose requests are PostHog's", type="linelist")
     parser.addini(
         "analytics_network_guard",
@@ -137,6 +155,12 @@ def add_options(parser: pytest.Parser) -> None:
         "analytics_audit", "print the guide's checklist audit", type="bool", default=False
     )
     parser.addini("analytics_tracking_plan", "a YAML tracking plan to check every test against")
+    parser.addini("analytics_jsonl", "write the run's records to this JSON Lines file")
+    parser.addini(
+        "analytics_plan_coverage",
+        "report (default) or fail: planned events no test saw, at the end of a run with a plan",
+        default="report",
+    )
     parser.addini(
         "analytics_pii",
         "which sides the PII guard checks: client (default), server, both or off",
@@ -333,6 +357,23 @@ def report(config: pytest.Config) -> tuple[str | None, bool]:
     """The HTML report's folder (or ``None``) and whether to print the audit."""
     directory = config.getoption("analytics_report") or config.getini("analytics_report") or None
     return directory, bool(config.getoption("analytics_audit") or config.getini("analytics_audit"))
+
+
+def run_outputs(config: pytest.Config) -> tuple[str | None, str, str | None]:
+    """Where the run's records go as JSON Lines (or ``None``), what uncovered planned events
+    do (``"report"`` or ``"fail"``), and GitHub Actions' job summary file (or ``None``)."""
+    jsonl = config.getoption("analytics_jsonl") or config.getini("analytics_jsonl") or None
+    coverage = (
+        str(config.getoption("analytics_plan_coverage") or config.getini("analytics_plan_coverage"))
+        .strip()
+        .lower()
+    )
+    if coverage not in COVERAGE_MODES:
+        raise pytest.UsageError(
+            f"analytics_plan_coverage must be one of {', '.join(COVERAGE_MODES)}, got {coverage!r}"
+        )
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") or None
+    return jsonl, coverage, summary
 
 
 def checks(config: pytest.Config) -> Checks:
