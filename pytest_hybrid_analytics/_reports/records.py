@@ -126,6 +126,7 @@ def load_run_lines(
     them raises ``ValueError`` naming ``source`` and the line number."""
     tests: list[RecordedTest] = []
     notes: list[ClientNote] = []
+    header = False
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -135,20 +136,26 @@ def load_run_lines(
             raise ValueError(f"{source}:{number}: not JSON ({error})") from None
         if not isinstance(item, dict):
             raise ValueError(f"{source}:{number}: expected a JSON object")
-        if number == 1 and item != RUN_HEADER:
-            raise ValueError(
-                f"{source}:1: not a run's records (written by --analytics-jsonl): the first "
-                f"line is {line[:80]!r}"
-            )
-        if "test" in item:
-            try:
-                tests.append(_test_from_json(item["test"]))
-            except (KeyError, TypeError, ValueError, IndexError) as error:
+        if not header:
+            if item != RUN_HEADER:
                 raise ValueError(
-                    f"{source}:{number}: a test record that cannot be read: {error!r}"
-                ) from None
-        elif "session_note" in item:
-            notes.append(_note(item["session_note"]))
+                    f"{source}:{number}: not a run's records (written by --analytics-jsonl): "
+                    f"the first line is {line[:80]!r}"
+                )
+            header = True
+            continue
+        try:
+            if "test" in item:
+                tests.append(_test_from_json(item["test"]))
+            elif "session_note" in item:
+                notes.append(_note(item["session_note"]))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            kind = "test record" if "test" in item else "session note"
+            raise ValueError(
+                f"{source}:{number}: a {kind} that cannot be read: {error!r}"
+            ) from None
+    if not header:
+        raise ValueError(f"{source}: empty, not a run's records (written by --analytics-jsonl)")
     return tests, notes
 
 

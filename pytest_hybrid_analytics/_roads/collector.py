@@ -1,9 +1,10 @@
-"""The loopback collector: the fake PostHog API over real HTTP on 127.0.0.1.
+"""The loopback collector: the fake PostHog API over real HTTP on 127.0.0.1 (or another host).
 
 For what runs outside the test's process (an app server the suite started, posthog-node, a
 browser's unload beacons): point its PostHog host at :attr:`Collector.url`. Each request is
 handed to the fake PostHog API, which stores its events *before* the answer is written, so an
-assertion right after the SDK's flush already sees them. Binds to loopback only.
+assertion right after the SDK's flush already sees them. Binds to loopback unless given
+another ``host``.
 
 Whatever a client sends, the collector answers and goes on serving the others: a malformed
 request line or header, a bad ``Content-Length`` or chunk size, a body over the limit (413), a
@@ -84,6 +85,7 @@ class _Server(ThreadingHTTPServer):
         self,
         target: Callable[[str], Endpoint],
         routes: Mapping[str, Route],
+        host: str,
         port: int,
         max_body: int,
         body_timeout: float,
@@ -99,7 +101,9 @@ class _Server(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         self._stopping = False
-        super().__init__(("127.0.0.1", port), _Handler)
+        if ":" in host:  # an IPv6 address
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), _Handler)
 
     def serve(self) -> None:
         """Accept connections until :meth:`stop_serving`; each is handled in its own thread.
@@ -404,13 +408,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Collector:
-    """A real HTTP server on ``127.0.0.1`` speaking the PostHog API.
+    """A real HTTP server on ``127.0.0.1`` (or ``host``) speaking the PostHog API.
 
     ``target`` returns the fake PostHog API to hand a request for a path to. ``routes`` adds
     non-PostHog pages by exact path (``"/"`` for a UI page, say): each takes
     ``(method, path, headers, body)`` and returns an :class:`~pytest_hybrid_analytics.Answer`;
-    a route may block (a long poll) since every connection has its own thread. ``port`` 0
-    (the default) takes an ephemeral port; ``max_body`` and ``body_timeout`` bound a request;
+    a route may block (a long poll) since every connection has its own thread. ``host`` is
+    the address to bind (``"0.0.0.0"``: every IPv4 interface); ``port`` 0 (the default) takes
+    an ephemeral port; ``max_body`` and ``body_timeout`` bound a request;
     ``keep_alive()`` false makes every answer close its connection.
 
     >>> with Collector(lambda path: analytics.api) as collector:
@@ -424,19 +429,20 @@ class Collector:
         target: Callable[[str], Endpoint],
         *,
         routes: Mapping[str, Route] | None = None,
+        host: str = "127.0.0.1",
         port: int = 0,
         max_body: int = MAX_REQUEST_BYTES,
         body_timeout: float = BODY_TIMEOUT,
         keep_alive: Callable[[], bool] = lambda: True,
     ) -> None:
-        self._server = _Server(target, routes or {}, port, max_body, body_timeout, keep_alive)
+        self._server = _Server(target, routes or {}, host, port, max_body, body_timeout, keep_alive)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The base URL to give an SDK as its host (``http://127.0.0.1:<port>``)."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://[{host!s}]:{port}" if ":" in str(host) else f"http://{host!s}:{port}"
 
     @property
     def netloc(self) -> str:
