@@ -686,3 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(options, sys.stdout, _wait_for_a_signal)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+if __name__ == "__main__":  # python -m pytest_hybrid_analytics.cli, as the console script
+    sys.exit(main())

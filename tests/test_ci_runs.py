@@ -3,6 +3,9 @@ summary GitHub shows, the JUnit XML's properties, and one report from many worke
 
 from __future__ import annotations
 
+import difflib
+import re
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -135,3 +138,97 @@ def test_the_junit_xml_carries_each_tests_counts_and_findings(suite: pytest.Pyte
         "analytics_findings": "",
     }
     assert properties["test_no_analytics"] == {}
+
+
+SHARD_A = """
+import json
+
+def send(analytics, uuid, event, distinct_id, lib, **properties):
+    props = {"$lib": lib, **properties}
+    if lib == "web":
+        props["distinct_id"] = distinct_id
+    body = {"api_key": "phc_k", "batch": [{"event": event, "uuid": uuid,
+            "timestamp": "2026-03-01T12:00:0%dZ" % len(uuid), "distinct_id": distinct_id,
+            "properties": props}]}
+    assert analytics.api.handle("POST", "/batch/", {}, json.dumps(body)).status == 200
+
+def test_browse(analytics):
+    send(analytics, "a1", "$pageview", "anon-1", "web")
+    send(analytics, "a22", "signed_up", "anon-1", "posthog-python", plan="pro")
+"""
+SHARD_B = (
+    SHARD_A.split("def test_browse")[0]
+    + """
+def test_buy(analytics):
+    send(analytics, "b1", "purchase_completed", "user-2", "posthog-python", amount=9.5)
+    send(analytics, "b22", "purchase_completed", "user-2", "web", amount=9.5)
+"""
+)
+
+
+def _sections(html: str) -> list[str]:
+    """Each test's section of a report, in a stable order, without what differs between runs
+    of the same tests (when it was generated, when each event arrived)."""
+    body = re.sub(r"generated [^<]*", "", html)
+    body = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", "<time>", body)
+    return sorted(re.findall(r"<section class='test card.*?</section>", body, re.DOTALL))
+
+
+def _audit(output: str) -> str:
+    lines = output.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("Analytics audit:"))
+    end = next(n for n, line in enumerate(lines[start:], start) if " cannot judge." in line)
+    return "\n".join(lines[start : end + 1])
+
+
+def test_one_report_whether_plain_on_two_workers_or_in_two_shards_merged(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini(INNER_INI)
+    pytester.makepyfile(test_a=SHARD_A, test_b=SHARD_B)
+    outputs = {"plain": [], "xdist": ["-n", "2"]}
+    audits, reports = {}, {}
+    for name, extra in outputs.items():
+        result = pytester.runpytest_subprocess(
+            *extra, "-p", "no:randomly", "--analytics-audit", f"--analytics-report={name}"
+        )
+        result.assert_outcomes(passed=2)
+        audits[name] = _audit(result.stdout.str())
+        reports[name] = _sections(Path(pytester.path, name, "analytics-report.html").read_text())
+    for shard in ("a", "b"):
+        result = pytester.runpytest_subprocess(
+            f"test_{shard}.py", f"--analytics-jsonl={shard}.jsonl"
+        )
+        result.assert_outcomes(passed=1)
+    merged = pytester.run(
+        sys.executable,
+        "-m",
+        "pytest_hybrid_analytics.cli",
+        "report",
+        "a.jsonl",
+        "b.jsonl",
+        "--html",
+        "merged/analytics-report.html",
+        "--audit",
+    )
+    # The purchase tracked on both sides fails the audit's duplicates line: exit status 1.
+    assert merged.ret == 1, merged.stderr.str()
+    audits["shards"] = _audit(merged.stdout.str())
+    reports["shards"] = _sections(Path(pytester.path, "merged/analytics-report.html").read_text())
+    assert audits["plain"].startswith(
+        "Analytics audit: the guide's Validation Checklist, judged from 2 tests and 4 events"
+    )
+    assert "  FAIL          No duplicate events tracked" in audits["plain"]
+    assert audits["xdist"] == audits["plain"]
+    assert audits["shards"] == audits["plain"]
+    assert len(reports["plain"]) == 2
+    _same(reports["xdist"], reports["plain"])
+    _same(reports["shards"], reports["plain"])
+
+
+def _same(these: list[str], those: list[str]) -> None:
+    """The same sections; else the first difference, tag by tag."""
+    for one, other in zip(these, those, strict=True):
+        if one != other:
+            diff = difflib.unified_diff(one.split("><"), other.split("><"), lineterm="", n=1)
+            raise AssertionError("\n".join(list(diff)[:40]))

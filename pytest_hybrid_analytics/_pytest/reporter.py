@@ -91,6 +91,8 @@ class Reporter:
         self._output: dict[str, Any] | None = None
         #: Where each test's last report came in (the controller's order of the run).
         self._order: dict[str, int] = {}
+        #: Where each test was collected (the order the reports follow).
+        self._collected: dict[str, int] = {}
         #: Workers that went down without handing their records over.
         self._lost: list[str] = []
 
@@ -111,6 +113,19 @@ class Reporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._order.setdefault(report.nodeid, len(self._order))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The run's tests in collection order: the report's and the audit's order, the same
+        whether the tests ran in one process or on pytest-xdist workers."""
+        if session.items and not self._collected:
+            self._collected = {item.nodeid: n for n, item in enumerate(session.items)}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist's controller: the collection a worker made (every worker collects
+        the same tests in the same order)."""
+        if not self._collected:
+            self._collected = {nodeid: n for n, nodeid in enumerate(ids)}
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """pytest-xdist's controller: a worker is done; take the records it handed over."""
@@ -128,8 +143,11 @@ class Reporter:
         if self._output is not None:
             self._output[RECORDS] = dump_run(self.records, self.session_notes)
             return
-        unknown = len(self._order)
-        records = sorted(self.records, key=lambda r: self._order.get(r.nodeid, unknown))
+        last = len(self._collected)
+        records = sorted(
+            self.records,
+            key=lambda r: (self._collected.get(r.nodeid, last), self._order.get(r.nodeid, 0)),
+        )
         if self.jsonl:
             path = Path(self.jsonl)
             path.parent.mkdir(parents=True, exist_ok=True)
