@@ -228,7 +228,7 @@ class FakePostHog:
                 instead,
                 held=waited,
             ),
-            same=_digest(body),
+            same=None if events else _digest(body),
             hit=instead,
         )
         return Answer.none("timeout") if gave_up else answer
@@ -336,7 +336,7 @@ class FakePostHog:
                 arrived,
                 answer.body,
             ),
-            same=_digest(body),
+            same=None if events else _digest(body),
             hit=fault,
         )
         return answer
