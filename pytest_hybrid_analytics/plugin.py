@@ -17,6 +17,7 @@ from pytest_hybrid_analytics._checks.redaction import mask_secrets
 from pytest_hybrid_analytics._checks.teardown import Checks, teardown_failure
 from pytest_hybrid_analytics._pytest import settings as _settings
 from pytest_hybrid_analytics._pytest import terminal as _terminal
+from pytest_hybrid_analytics._pytest.baseline import BaselineRun
 from pytest_hybrid_analytics._pytest.reporter import Reporter, junit_properties
 from pytest_hybrid_analytics._recording.analytics import Analytics
 from pytest_hybrid_analytics._recording.factory import AnalyticsFactory
@@ -38,6 +39,7 @@ _OUTCOME = pytest.StashKey[str]()
 _USES_ANALYTICS = pytest.StashKey[int]()
 _DIAGNOSED = pytest.StashKey[list[Finding]]()
 _TEXT = pytest.StashKey[tuple[str, str]]()  # (failure text, skip or xfail reason)
+_BASELINE = pytest.StashKey[BaselineRun]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,6 +105,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_terminal.SummaryCollector(config.stash[_SUMMARIES]))
     if harness.third_party.on:
         config.pluginmanager.register(_terminal.BlockedHosts(harness.third_party))
+    baseline = _settings.baseline(config)  # a baseline that cannot be read: a usage error
+    if baseline is not None:
+        config.stash[_BASELINE] = baseline
+        config.pluginmanager.register(baseline)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -164,9 +170,9 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
 
     At teardown the test fails (an ERROR, not when it already failed) on requests the fake API
     could not decode, on sensitive data in client events (the PII guard), on tracking-plan
-    violations and on distinct ids PostHog would refuse, each named;
-    ``@pytest.mark.analytics(allow_rejected=..., allow_pii=..., allow_plan=...,
-    allow_warnings=...)`` lets them pass.
+    violations, on distinct ids PostHog would refuse and on differences from the analytics
+    baseline, each named; ``@pytest.mark.analytics(allow_rejected=..., allow_pii=...,
+    allow_plan=..., allow_warnings=..., allow_baseline=...)`` lets them pass.
     """
     options = _settings.options(request.node)
     harness = request.config.stash[_HARNESS]
@@ -180,11 +186,14 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     request.config.stash[_NOTES].extend(
         f"{request.node.nodeid}: {note}" for note in notes if note.finding
     )
+    baseline = request.config.stash.get(_BASELINE, None)
     failing, reported = request.config.stash[_CHECKS].run(
         recorder.events,
         allow_pii=options.allow_pii,
         allow_plan=options.allow_plan,
         allow_warnings=options.allow_warnings,
+        baseline=baseline.take(request.node, recorder.events) if baseline else None,
+        allow_baseline=options.allow_baseline,
     )
     request.node.stash[_FINDINGS] = reported
     rejected = [] if options.allow_rejected else recorder.rejected

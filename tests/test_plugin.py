@@ -75,7 +75,7 @@ def test_the_marker_allows_rejected_requests(suite: pytest.Pytester) -> None:
         (
             "@pytest.mark.analytics(allow_rejcted=True)",
             "*TypeError: @pytest.mark.analytics got unknown keyword allow_rejcted; it takes "
-            "allow_pii, allow_plan, allow_rejected, allow_warnings",
+            "allow_baseline, allow_pii, allow_plan, allow_rejected, allow_warnings",
         ),
         (
             "@pytest.mark.analytics(True)",
@@ -177,6 +177,6 @@ def test_the_marker_is_registered(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.analytics([*], allow_rejected=False, allow_pii=False, allow_plan=False, "
-            "allow_warnings=False): *"
+            "allow_warnings=False, allow_baseline=False): *"
         ]
     )

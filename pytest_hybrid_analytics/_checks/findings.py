@@ -10,8 +10,9 @@ from pytest_hybrid_analytics._model.events import CapturedEvent
 
 __all__ = ["Finding", "FindingKind"]
 
-#: Who found it: the PII guard, the tracking plan, the person model, or the diagnostics.
-FindingKind = Literal["pii", "plan", "persons", "diagnostic"]
+#: Who found it: the PII guard, the tracking plan, the person model, the baseline, or the
+#: diagnostics.
+FindingKind = Literal["pii", "plan", "persons", "baseline", "diagnostic"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class Finding:
     "[card-number] 'checkout_submitted' (client) property 'payment.card': a card number ..."
     """
 
-    #: ``"pii"``, ``"plan"``, ``"persons"`` or ``"diagnostic"``.
+    #: ``"pii"``, ``"plan"``, ``"persons"``, ``"baseline"`` or ``"diagnostic"``.
     kind: FindingKind
     #: A short stable name: ``"card-number"``, ``"missing-property"``, ``"bot-dropped"``...
     code: str

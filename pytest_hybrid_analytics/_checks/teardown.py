@@ -1,5 +1,6 @@
 """What every test's capture is held to when it ends: no rejected requests, no sensitive data
-from the client (the PII guard), and the tracking plan when the suite has one.
+from the client (the PII guard), the tracking plan when the suite has one, and the test's
+baseline when the run compares with one.
 
 Free of pytest: the plugin builds one :class:`Checks` from its settings, and asks it at each
 test's teardown; :func:`teardown_failure` words the teardown error.
@@ -12,6 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_hybrid_analytics._checks.baseline import Snapshot, compare, take_snapshot
 from pytest_hybrid_analytics._checks.findings import Finding
 from pytest_hybrid_analytics._checks.person_checks import person_findings
 from pytest_hybrid_analytics._checks.pii import PiiGuard
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Checks", "teardown_failure"]
 
-#: ``allow_pii=`` / ``allow_plan=`` of the marker: ``True`` allows all, a collection allows
-#: those property names or paths (PII) or violation codes (plan).
+#: ``allow_pii=`` / ``allow_plan=`` / ``allow_baseline=`` of the marker: ``True`` allows all, a
+#: collection allows those property names or paths (PII) or codes (plan, baseline).
 Allowance = bool | Collection[str]
 
 
@@ -48,8 +50,11 @@ class Checks:
         allow_pii: Allowance = False,
         allow_plan: Allowance = False,
         allow_warnings: Allowance = False,
+        baseline: Snapshot | None = None,
+        allow_baseline: Allowance = False,
     ) -> tuple[list[Finding], list[Finding]]:
-        """``(failing, reported)``: the findings that fail the test, and every finding."""
+        """``(failing, reported)``: the findings that fail the test, and every finding.
+        ``baseline`` is the test's stored snapshot, when the run compares with one."""
         reported: list[Finding] = []
         failing: list[Finding] = []
         found = person_findings(events)
@@ -70,6 +75,12 @@ class Checks:
             reported += found
             if allow_plan is not True:
                 allowed = set() if isinstance(allow_plan, bool) else set(allow_plan)
+                failing += [f for f in found if f.code not in allowed]
+        if baseline is not None:
+            found = compare(baseline, take_snapshot(events))
+            reported += found
+            if allow_baseline is not True:
+                allowed = set() if isinstance(allow_baseline, bool) else set(allow_baseline)
                 failing += [f for f in found if f.code not in allowed]
         return failing, reported
 
@@ -100,6 +111,14 @@ _FINDING_TEXTS = (
         "fix the event or the plan",
         "allow_plan",
         "Tracking plan",
+    ),
+    (
+        "baseline",
+        "The analytics changed from the baseline",
+        "if the change is meant, record it with --analytics-baseline-update (only the tests "
+        "that run are replaced)",
+        "allow_baseline",
+        "Baselines",
     ),
 )
 

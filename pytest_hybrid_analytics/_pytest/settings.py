@@ -10,6 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,13 +29,18 @@ from pytest_hybrid_analytics._roads.posthog_js import (
 )
 from pytest_hybrid_analytics._roads.third_party import MODES as BLOCK_MODES
 
+if TYPE_CHECKING:
+    from pytest_hybrid_analytics._pytest.baseline import BaselineRun
+
 MARKER = (
-    "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False, allow_warnings=False): "
+    "analytics(*, allow_rejected=False, allow_pii=False, allow_plan=False, allow_warnings=False, "
+    "allow_baseline=False): "
     "what the analytics fixture lets pass at teardown in this test. allow_rejected=True: requests "
     "the fake PostHog API could not decode; allow_pii=True or a list of property names/paths: "
     "sensitive data in client events; allow_plan=True or a list of violation codes: "
     "tracking-plan violations; allow_warnings=True or a list of codes: illegal distinct ids and "
-    "the ingestion warnings PostHog would raise for them."
+    "the ingestion warnings PostHog would raise for them; allow_baseline=True or a list of "
+    "codes: differences from the analytics baseline."
 )
 PII_SIDES: dict[str, tuple[Source, ...]] = {
     "client": ("client",),
@@ -52,6 +58,7 @@ class Options:
     allow_pii: bool | list[str] = False
     allow_plan: bool | list[str] = False
     allow_warnings: bool | list[str] = False
+    allow_baseline: bool | list[str] = False
 
 
 def options(item: pytest.Item) -> Options:
@@ -123,6 +130,21 @@ def add_options(parser: pytest.Parser) -> None:
         "Ini: analytics_tracking_plan.",
     )
     group.addoption(
+        "--analytics-baseline",
+        metavar="PATH",
+        default=None,
+        help="compare each test's analytics (events, property keys and types, persons) with "
+        "its entry in this baseline file; a difference fails the test at teardown. "
+        "Ini: analytics_baseline.",
+    )
+    group.addoption(
+        "--analytics-baseline-update",
+        action="store_true",
+        default=False,
+        help="write the baseline instead: the tests that run and pass are replaced, the "
+        "others kept, entries of tests that no longer exist removed",
+    )
+    group.addoption(
         "--analytics-summary",
         action="store_true",
         help="print what each test captured (events per side, persons, names) at the end",
@@ -155,6 +177,7 @@ def add_options(parser: pytest.Parser) -> None:
         "analytics_audit", "print the guide's checklist audit", type="bool", default=False
     )
     parser.addini("analytics_tracking_plan", "a YAML tracking plan to check every test against")
+    parser.addini("analytics_baseline", "the analytics baseline file each test is compared with")
     parser.addini("analytics_jsonl", "write the run's records to this JSON Lines file")
     parser.addini(
         "analytics_plan_coverage",
@@ -394,3 +417,27 @@ def checks(config: pytest.Config) -> Checks:
         except PlanError as error:
             raise pytest.UsageError(str(error)) from None
     return Checks(guard if sides != "off" else None, plan)
+
+
+def baseline(config: pytest.Config) -> BaselineRun | None:
+    """The analytics baseline the run compares with or updates (README, 'Baselines'), or
+    ``None``: ``--analytics-baseline`` (from where pytest runs) or the ``analytics_baseline``
+    ini key (from the rootdir). A file that cannot be used is a usage error."""
+    from pytest_hybrid_analytics._checks.baseline import BaselineError
+    from pytest_hybrid_analytics._pytest.baseline import BaselineRun
+
+    update = bool(config.getoption("analytics_baseline_update"))
+    option = config.getoption("analytics_baseline")
+    given = option or config.getini("analytics_baseline")
+    if not given:
+        if update:
+            raise pytest.UsageError(
+                "--analytics-baseline-update needs the baseline file: --analytics-baseline=PATH "
+                "or the analytics_baseline ini key"
+            )
+        return None
+    base = config.invocation_params.dir if option else config.rootpath
+    try:
+        return BaselineRun(config, Path(base, given), shown=str(given), update=update)
+    except BaselineError as error:
+        raise pytest.UsageError(str(error)) from None

@@ -85,6 +85,7 @@ _KIND_TITLES = {
     "pii": "PII guard",
     "plan": "Tracking plan",
     "persons": "Persons",
+    "baseline": "Baseline",
     "diagnostic": "Diagnostics",
 }
 
