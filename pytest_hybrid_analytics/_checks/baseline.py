@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.strict_yaml import YamlError, read_yaml
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.persons import Identity
 from pytest_hybrid_analytics._model.text import plural
@@ -370,32 +371,11 @@ class BaselineError(ValueError):
 
 
 def _read_yaml(text: str) -> Any:
-    """Parsed YAML, by a safe loader that refuses a key given twice (a merge conflict resolved
-    badly); raises :class:`BaselineError`. (PyYAML is imported only when a baseline is read.)"""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        pass
-
-    def unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is given twice", key_node.start_mark
-                )
-            seen.add(key)
-        return loader.construct_mapping(node)
-
-    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, unique_mapping)
+    """Parsed YAML (a key given twice refused); raises :class:`BaselineError`."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BaselineError(f"not valid YAML{where}: {problem}") from None
+        return read_yaml(text)
+    except YamlError as exc:
+        raise BaselineError(str(exc)) from None
 
 
 def _write_yaml(data: Any) -> str:

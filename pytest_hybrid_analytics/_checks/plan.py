@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import (
     Draft202012Validator,
     FormatChecker,
@@ -52,6 +51,7 @@ from jsonschema import (
 from jsonschema.exceptions import SchemaError
 
 from pytest_hybrid_analytics._checks.findings import Finding
+from pytest_hybrid_analytics._checks.strict_yaml import YamlError, read_yaml
 from pytest_hybrid_analytics._model.events import CapturedEvent
 from pytest_hybrid_analytics._model.text import format_value, plural
 
@@ -158,28 +158,6 @@ class PlanError(ValueError):
     Traceback (most recent call last):
     PlanError: tracking plan plan.yaml: events.purchase_completed.source: 'frontend' is not ...
     """
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice (YAML keeps the last one silently)."""
-
-
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the key {key!r} is given twice", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _unique_mapping,
-)
 
 
 def _json_type(value: Any) -> str:
@@ -291,12 +269,9 @@ class TrackingPlan:
         except OSError as exc:
             raise PlanError(f"tracking plan {origin}: cannot be read ({exc.strerror})") from None
         try:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise PlanError(f"tracking plan {origin}: not valid YAML{where}: {problem}") from None
+            data = read_yaml(text)
+        except YamlError as exc:
+            raise PlanError(f"tracking plan {origin}: {exc}") from None
         return cls.from_dict(data, origin=origin)
 
     @classmethod
