@@ -40,7 +40,11 @@ class SummaryCollector:
         properties = dict(report.user_properties)
         summary = properties.pop(SUMMARY, None)
         if summary is not None:
-            extra = "".join(f"\n  {name}: {value}" for name, value in properties.items())
+            extra = "".join(
+                f"\n  {name}: {value}"
+                for name, value in properties.items()
+                if not name.startswith("analytics_")  # ours, for the JUnit XML: said above
+            )
             self.into.append((report.nodeid, f"{summary}{extra}"))
 
 
