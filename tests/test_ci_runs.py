@@ -123,8 +123,11 @@ def test_the_github_job_summary(suite: pytest.Pytester, monkeypatch: pytest.Monk
 
 
 def test_the_junit_xml_carries_each_tests_counts_and_findings(suite: pytest.Pytester) -> None:
-    result = suite.runpytest("--junitxml=junit.xml")
+    result = suite.runpytest("--junitxml=junit.xml", "--analytics-summary")
     result.assert_outcomes(passed=3)
+    # The terminal's per-test summary says the same in words, not as these properties.
+    result.stdout.fnmatch_lines(["test_shop.py::test_signup: 1 event (1 server), 1 person"])
+    assert "analytics_client_events" not in result.stdout.str()
     root = ElementTree.parse(suite.path / "junit.xml").getroot()
     properties = {
         case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
