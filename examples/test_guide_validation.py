@@ -169,6 +169,9 @@ def test_step_6_end_to_end_purchase_flow(analytics: Analytics, page: Page, shop:
     page.click("#add-to-cart")
     analytics.wait_for("add_to_cart", price=59.0)
     page.click("#go-to-cart")
+    # As a user would: the cart page is there (its posthog-js loaded, its $pageview sent)
+    # before the click; a click on the snippet's stub is lost with the page it leaves.
+    analytics.wait_for("$pageview", source="client", count=2)
     page.click("#checkout")
     page.wait_for_url("**/checkout")
     page.fill("#card-number", CARD)
