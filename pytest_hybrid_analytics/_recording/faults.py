@@ -382,7 +382,8 @@ class Faults:
                     self._by_uuid.setdefault(uuid, delivery)
             if faulted is not None:
                 self._faulted.append(faulted)
-        self._changed()
+        if self._armed:  # a test that armed a fault may wait on what the SDKs tried
+            self._changed()
 
     def note_faulted(self, faulted: FaultedRequest) -> None:
         """Keep a request some of whose events a fault held back (capture v1's per-event
@@ -436,6 +437,8 @@ class Faults:
     def dropping(self) -> bool:
         """Whether a ``drop`` is armed (connections are then not kept alive, so each drop
         reaches the SDK instead of a browser's silent re-send)."""
+        if not self._rules:  # the common case: nothing armed, no lock
+            return False
         with self._lock:
             return any(f.kind == "drop" and f.active for f in self._rules)
 
