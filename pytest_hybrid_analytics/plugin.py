@@ -320,9 +320,10 @@ def _finish(item: pytest.Item, recorder: Analytics, report: pytest.TestReport) -
         notes = "\n".join(str(note) for note in recorder.client_notes)
         report.sections.append(("Analytics SDK lifecycle", notes))
     everything = [*findings, *_diagnosis(item, recorder)]
-    report.user_properties.extend(  # the JUnit XML's <properties>
-        junit_properties(recorder.events, len(recorder.rejected), everything)
-    )
+    if getattr(item.config.option, "xmlpath", None):  # --junitxml: its <properties>
+        report.user_properties.extend(
+            junit_properties(recorder.events, len(recorder.rejected), everything)
+        )
     reporter = item.config.stash.get(_REPORTER, None)
     if reporter is not None:
         message, reason = item.stash.get(_TEXT, ("", ""))

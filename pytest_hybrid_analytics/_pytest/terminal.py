@@ -44,7 +44,7 @@ class SummaryCollector:
                 f"\n  {name}: {value}"
                 for name, value in properties.items()
                 if not name.startswith("analytics_")  # ours, for the JUnit XML: said above
-            )
+            )  # (a test's own record_property values are shown)
             self.into.append((report.nodeid, f"{summary}{extra}"))
 
 
