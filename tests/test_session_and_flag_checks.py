@@ -283,6 +283,9 @@ def test_exposures_once_per_value_pass_and_repeats_fail() -> None:
         "flag 'new-checkout' = 'test' was reported 2 times by the server for person P1 "
         "($feature_flag_called): a posthog client remembers what it reported"
     ) in str(info.value)
+    assert "Next step: read the flag through the SDK where the code branches on it" in str(
+        info.value
+    )
     assert_flag_exposures(analytics, once_per_value=False)
 
 

@@ -346,6 +346,12 @@ def assert_flag_exposures(
     ]
     listed, marks = numbered([(f.text, f.events) for f in findings], "exposure")
     lines += listed
+    lines.append(
+        "An experiment counts a user from their $feature_flag_called: a missing one loses the "
+        "user, repeats inflate the volume. Next step: read the flag through the SDK where the "
+        "code branches on it, with the exposure on (the default), from one long-lived client "
+        "per process."
+    )
     fail(
         lines,
         events,
