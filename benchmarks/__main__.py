@@ -1,5 +1,5 @@
 """``python -m benchmarks [SECTION ...]``: print every figure with its goal (or only those of the
-sections named: decode, assertions, ingest, server, overhead, browser, retries). Never fails
+sections named: decode, assertions, ingest, server, overhead, browser, scale, retries). Never fails
 on time."""
 
 from __future__ import annotations
@@ -7,7 +7,16 @@ from __future__ import annotations
 import platform
 import sys
 
-from benchmarks import assertions, browser, decode, ingest, overhead, retries, server_wait
+from benchmarks import (
+    assertions,
+    browser,
+    decode,
+    ingest,
+    overhead,
+    retries,
+    scale_out,
+    server_wait,
+)
 
 SECTIONS = {
     "decode": ("Decoding", decode),
@@ -16,6 +25,7 @@ SECTIONS = {
     "server": ("Server event to assertion (posthog-python on its defaults)", server_wait),
     "overhead": ("Per-test overhead and memory (pytest sessions in subprocesses)", overhead),
     "browser": ("Browser (posthog-js in Chromium: click to assertion, suite overhead)", browser),
+    "scale": ("Scale-out (a browser suite under pytest-xdist)", scale_out),
     "retries": ("Retries (what each SDK does when PostHog fails; figures, not speed)", retries),
 }
 

@@ -282,25 +282,30 @@ def find_duplicates(
     identity = identity_of(evs, recorder)
     findings: list[Duplicate] = []
 
-    by_uuid: dict[str, list[CapturedEvent]] = defaultdict(list)
+    # One dict entry per uuid and a list only for a uuid seen twice: a million events make no
+    # million lists.
+    first: dict[str, CapturedEvent] = {}
+    again: dict[str, list[CapturedEvent]] = {}
     unique: list[CapturedEvent] = []
     for event in evs:
-        if event.uuid is None:
+        uuid = event.uuid
+        if uuid is None:
             unique.append(event)
             continue
-        same = by_uuid[event.uuid]
-        if not same:
+        seen = first.setdefault(uuid, event)
+        if seen is event:
             unique.append(event)
-        same.append(event)
-    for uuid, same in by_uuid.items():
-        if len(same) > 1:
-            findings.append(
-                Duplicate(
-                    f"{same[0].event!r} with uuid {uuid} was recorded {len(same)} times: an SDK "
-                    "retry (ingestion must answer exactly 200) or an app that sends it twice.",
-                    tuple(same),
-                )
+        else:
+            again.setdefault(uuid, [seen]).append(event)
+    for uuid in [uuid for uuid in first if uuid in again] if again else ():
+        same = again[uuid]
+        findings.append(
+            Duplicate(
+                f"{same[0].event!r} with uuid {uuid} was recorded {len(same)} times: an SDK "
+                "retry (ingestion must answer exactly 200) or an app that sends it twice.",
+                tuple(same),
             )
+        )
 
     groups: dict[tuple[str, str | None], list[CapturedEvent]] = defaultdict(list)
     for event in unique:

@@ -51,8 +51,8 @@ class Roads(Protocol):
 
     def keep_nudging(self, within: float | None) -> None:
         """While a wait is on (``within``: its timeout), flush a client the moment the app
-        queues an event in it, if it would have sent within that time anyway; ``None``: the
-        wait is over."""
+        queues an event in it, and make attached pages send their batch at once, if either
+        would have sent within that time anyway; ``None``: the wait is over."""
         ...
 
     def attach(self, analytics: Analytics, target: Any) -> Any:
@@ -182,8 +182,8 @@ class Analytics(EventRecorder):
         """A wait not satisfied at once: the in-process clients that would deliver within
         ``timeout`` anyway deliver now, so the wait ends milliseconds after the app captured
         (what would not have arrived in time is left alone: the verdict is the same as without
-        the nudge). Pages are not nudged: posthog-js's only way to send at once is its unload
-        path (``sendBeacon``, another encoding and order), so they keep their 250 ms batch."""
+        the nudge); attached pages fire posthog-js's own batch timer early, so its batch leaves
+        as it always does, only sooner."""
         if self._roads is not None:
             # First on, then the flush: an event the app queues meanwhile is not missed.
             self._roads.keep_nudging(timeout)

@@ -62,6 +62,7 @@ __all__ = [
     "find_posthog_js",
     "flush_pages",
     "init_script",
+    "nudge_pages",
     "record_page_note",
     "static_file",
 ]
@@ -384,3 +385,25 @@ def flush_pages(contexts: list[Any]) -> list[str]:
                 continue
             sent.extend(str(uuid) for uuid in uuids or ())
     return sent
+
+
+def nudge_pages(contexts: list[Any], within: float | None) -> None:
+    """While a wait is on (``within``: its timeout in seconds), posthog-js in every open page of
+    ``contexts`` sends its batch the moment it has one, by firing its own batch timer early (a
+    timer due later than ``within`` is left alone: it would not have delivered in time);
+    ``None``: the wait is over, batches wait for their timer again."""
+    script = (
+        "ms => window.__hybridAnalytics && window.__hybridAnalytics.nudge "
+        "&& window.__hybridAnalytics.nudge(ms)"
+    )
+    ms = None if within is None else within * 1000
+    for context in contexts:
+        try:
+            pages = list(context.pages)
+        except Exception:  # noqa: BLE001 - a closed context has nothing to send
+            continue
+        for page in pages:
+            try:
+                page.evaluate(script, ms)
+            except Exception:  # noqa: BLE001 - a page closing or navigating away
+                continue

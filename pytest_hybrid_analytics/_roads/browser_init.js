@@ -10,6 +10,10 @@
 //                                   pagehide that Playwright's route never sees) goes to the
 //                                   harness's loopback collector, the original URL in its path
 //
+// While a test waits (analytics.wait_for), the harness nudges every page: posthog-js's own batch
+// timer fires now instead of at the end of its interval, so the batch it holds leaves the way it
+// always does (same request, same encoding), milliseconds after the event.
+//
 // It also tells the harness what the page's own scripts did wrong (an uncaught error, a script
 // that failed to load, no posthog.init at all), by POST to <COLLECTOR>/page-note: Playwright's
 // pageerror and requestfailed events do not reach a test blocked in wait_for.
@@ -42,6 +46,68 @@
       if (queue) queue.unload();
     }
     return CAPTURED.slice();
+  }
+  // The nudge. posthog-js's request queue arms a batch timer (setTimeout, its flush interval)
+  // when events come in, and keeps the timer's id beside the interval on itself. Every timer
+  // the page arms is noted (id -> callback, delay) until it fires or is cleared; a nudge finds
+  // the queue's pending timer (a live timer id among the queue's own numbers, whose delay is
+  // another of them) and fires it early: clearTimeout, then its own callback, which sends the
+  // batch exactly as the timer would have. A queue posthog-js holds back (paused before remote
+  // config) has no timer, and is left alone. `within` is the wait's time in ms: a timer due
+  // later than that would not have delivered in time, and is left alone too.
+  const realSetTimeout = window.setTimeout;
+  const realClearTimeout = window.clearTimeout;
+  const LIVE = new Map();     // timer id -> {fn, ms, due, args}: armed, not fired nor cleared
+  let within = null;          // while a wait is on: its time in ms (null: no wait)
+  window.setTimeout = function (fn, ms, ...args) {
+    if (typeof fn !== 'function') return realSetTimeout.apply(window, arguments);
+    const id = realSetTimeout.call(window, function () {
+      LIVE.delete(id);
+      return fn.apply(this, arguments);
+    }, ms, ...args);
+    const delay = Number(ms) || 0;
+    LIVE.set(id, {fn: fn, ms: delay, due: performance.now() + delay, args: args});
+    return id;
+  };
+  window.clearTimeout = function (id) {
+    LIVE.delete(id);
+    return realClearTimeout.apply(window, arguments);
+  };
+  function batchTimer(queue) {
+    const numbers = Object.values(queue).filter((value) => typeof value === 'number');
+    for (const id of numbers) {
+      const timer = LIVE.get(id);
+      if (timer && numbers.some((value) => value !== id && value === timer.ms)) return id;
+    }
+    return null;
+  }
+  function fire(queue) {
+    const id = within === null ? null : batchTimer(queue);
+    if (id === null) return;
+    const timer = LIVE.get(id);
+    if (!(timer.due - performance.now() <= within)) return;
+    LIVE.delete(id);
+    realClearTimeout.call(window, id);
+    timer.fn.apply(window, timer.args);
+  }
+  function watchQueue(queue) {
+    if (!queue || queue[HOOKED]) return;
+    Object.defineProperty(queue, HOOKED, {value: true});
+    for (const name of ['enqueue', 'enable']) {
+      const original = queue[name];
+      if (typeof original !== 'function') continue;
+      queue[name] = function () {
+        const result = original.apply(this, arguments);
+        // While a wait is on: events captured in one task leave in one batch, as they would.
+        if (within !== null) Promise.resolve().then(() => fire(queue));
+        return result;
+      };
+    }
+  }
+  function nudge(ms) {
+    within = typeof ms === 'number' ? ms : null;
+    if (within === null) return;
+    for (const instance of INSTANCES) fire(requestQueue(instance) || {});
   }
   // What went wrong in the page, for analytics.page_errors (at most MAX_NOTES per document).
   // Sent one after the other, so they are kept in the order they happened (the page's own
@@ -93,7 +159,7 @@
   }
 
   // Tests can reach an instance an npm bundle keeps private: window.__hybridAnalytics.instances
-  Object.defineProperty(window, '__hybridAnalytics', {value: {instances: INSTANCES, flush}});
+  Object.defineProperty(window, '__hybridAnalytics', {value: {instances: INSTANCES, flush, nudge}});
 
   // https://us.i.posthog.com/i/v0/e/?x=1 -> <COLLECTOR>/https/us.i.posthog.com/i/v0/e/?x=1
   function toCollector(url) {
@@ -169,6 +235,7 @@
       const instance = init.call(this, token, withTestOptions(config, rewriteSupported(this)), name);
       if (instance && INSTANCES.indexOf(instance) === -1) {
         INSTANCES.push(instance);
+        watchQueue(requestQueue(instance));
         if (typeof instance.on === 'function') {   // posthog-js's public event hook
           instance.on('eventCaptured', (event) => { if (event && event.uuid) CAPTURED.push(event.uuid); });
         }

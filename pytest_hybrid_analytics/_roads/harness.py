@@ -263,6 +263,7 @@ class _TestRoads:
         self._flush_ms = flush_ms
         self._block = block
         self._contexts: list[Any] = []
+        self._thread: int | None = None
 
     def flush_clients(
         self, into: EventStore, *, within: float | None = None
@@ -275,11 +276,16 @@ class _TestRoads:
 
     def keep_nudging(self, within: float | None) -> None:
         self._clients.nudge_within = within
+        # Pages are told on the thread that attached them (Playwright's sync API is bound to
+        # it); a wait on another thread leaves them to their own batch.
+        if self._contexts and threading.get_ident() == self._thread:
+            browser.nudge_pages(self._contexts, within)
 
     def attach(self, analytics: Analytics, target: Any) -> Any:
         context = browser.context_of(target)
         if not any(known is context for known in self._contexts):
             self._contexts.append(context)
+            self._thread = threading.get_ident()
             browser.attach(
                 analytics,
                 context,
