@@ -40,6 +40,7 @@ _USES_ANALYTICS = pytest.StashKey[int]()
 _DIAGNOSED = pytest.StashKey[list[Finding]]()
 _TEXT = pytest.StashKey[tuple[str, str]]()  # (failure text, skip or xfail reason)
 _BASELINE = pytest.StashKey[BaselineRun]()
+_VERSIONS = pytest.StashKey[_terminal.SdkVersions]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,6 +88,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise
     config.stash[_NOTES] = []
     config.stash[_SUMMARIES] = []
+    config.stash[_VERSIONS] = _terminal.SdkVersions()
+    config.pluginmanager.register(config.stash[_VERSIONS])
     directory, audit = _settings.report(config)
     jsonl, coverage, step_summary = _settings.run_outputs(config)
     plan = config.stash[_CHECKS].plan
@@ -183,6 +186,7 @@ def analytics(request: pytest.FixtureRequest) -> Iterator[Analytics]:
     finally:
         harness.flush_pages(recorder)
         notes = harness.end(recorder)
+        request.config.stash[_VERSIONS].add(recorder.events)
     request.config.stash[_NOTES].extend(
         f"{request.node.nodeid}: {note}" for note in notes if note.finding
     )
@@ -362,4 +366,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         summaries=config.stash.get(_SUMMARIES, []),
         notes=config.stash.get(_NOTES, []),
         harness=config.stash.get(_HARNESS, None),
+        versions=config.stash.get(_VERSIONS, None),
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_hybrid_analytics._checks.teardown import Checks
+from pytest_hybrid_analytics._model.events import CapturedEvent
+from pytest_hybrid_analytics._model.sdk_versions import sdk_of, version_warning, versions_line
 from pytest_hybrid_analytics._model.text import plural, was
 from pytest_hybrid_analytics._roads.chromium import CLOSED_NETWORK_ARGS, find_chromium
 from pytest_hybrid_analytics._roads.harness import Harness
@@ -19,6 +22,8 @@ from pytest_hybrid_analytics._roads.third_party import ThirdPartyBlock
 SUMMARY = "hybrid_analytics_summary"
 #: The name under which a pytest-xdist worker hands over what it blocked (``workeroutput``).
 BLOCKED = "hybrid_analytics_blocked"
+#: The name under which a pytest-xdist worker hands over the SDK versions its tests saw.
+VERSIONS = "hybrid_analytics_sdk_versions"
 #: What attached pages' third-party requests get, as the header says it.
 _BLOCK = {
     "off": "let through",
@@ -67,6 +72,46 @@ class BlockedHosts:
             self.block.merge(counts)
 
 
+class SdkVersions:
+    """The SDK versions the run's events came from (their ``$lib`` and ``$lib_version``: the
+    posthog-js the pages loaded, the server SDKs), said at the end of the run with a warning
+    for a version outside the proven table (``_model.sdk_versions``). Under pytest-xdist each
+    worker hands its own to the controller, which says them."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    def add(self, events: Iterable[CapturedEvent]) -> None:
+        for event in events:
+            sdk = sdk_of(event.lib)
+            version = event.properties.get("$lib_version")
+            if sdk is not None and isinstance(version, str) and version:
+                self.seen[(sdk, version)] += 1
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        output = getattr(session.config, "workeroutput", None)
+        if isinstance(output, dict):
+            output[VERSIONS] = [[sdk, version, n] for (sdk, version), n in self.seen.items()]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        for item in getattr(node, "workeroutput", {}).get(VERSIONS, []):
+            sdk, version, count = item
+            self.seen[(str(sdk), str(version))] += int(count)
+
+    def lines(self) -> list[str]:
+        """``SDK versions the events came from: ...``, then one warning per version outside
+        the table; nothing when no event named its SDK's version."""
+        if not self.seen:
+            return []
+        lines = [f"SDK versions the events came from: {versions_line(self.seen)}"]
+        for sdk, version in sorted(self.seen):
+            warning = version_warning(sdk, version)
+            if warning is not None:
+                lines.append(f"warning: {warning}")
+        return lines
+
+
 def header(harness: Harness, checks: Checks) -> list[str]:
     """The effective settings, as the pytest header shows them (nothing is started or
     fetched for it): the settings, then what attached pages get."""
@@ -112,8 +157,10 @@ def write(
     summaries: list[tuple[str, str]],
     notes: list[str],
     harness: Harness | None,
+    versions: SdkVersions | None = None,
 ) -> None:
-    """The per-test summaries, the lifecycle notes, and what no test received."""
+    """The per-test summaries, the lifecycle notes, what no test received, and the SDK
+    versions the events came from."""
     if summaries:
         terminalreporter.section("analytics captured per test")
         for nodeid, summary in sorted(summaries):
@@ -121,7 +168,8 @@ def write(
     idle = len(harness.idle.orphans) if harness is not None else 0
     late = len(harness.late.orphans) if harness is not None else 0
     blocked = harness.third_party.summary() if harness is not None else None
-    if not notes and not idle and not late and not blocked:
+    version_lines = versions.lines() if versions is not None else []
+    if not notes and not idle and not late and not blocked and not version_lines:
         return
     terminalreporter.section("hybrid-analytics")
     if idle:
@@ -140,3 +188,5 @@ def write(
         terminalreporter.line(blocked)
     for note in notes:
         terminalreporter.line(note)
+    for line in version_lines:
+        terminalreporter.line(line)
