@@ -32,6 +32,16 @@ def paired(
     return best_subject, best_baseline
 
 
+def interleaved(candidates: dict[str, Callable[[], object]], rounds: int = 9) -> dict[str, float]:
+    """Best time of each candidate (one call a round), the candidates taking turns round after
+    round, so that noise on a busy machine hits all alike (:func:`paired` for more than two)."""
+    best = dict.fromkeys(candidates, float("inf"))
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            best[name] = min(best[name], best_of(fn, repeat=1))
+    return best
+
+
 @dataclass
 class Figure:
     """One printed figure: what, the value, the goal, and whether it meets it."""

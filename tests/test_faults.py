@@ -336,6 +336,24 @@ def test_the_collector_notes_a_client_that_gave_up_on_a_held_answer(analytics: A
     assert [e.uuid for e in analytics.retried] == ["e1"]
 
 
+def test_the_collector_answers_a_slow_posthog_when_the_delay_ends(analytics: Analytics) -> None:
+    # A delay shorter than the client's timeout is a slow PostHog that answers: the held
+    # answer goes once the delay is over, while the client still waits (the collector asks
+    # whether the client hung up without waiting on its socket).
+    assert analytics.host is not None
+    analytics.faults.delay(0.3)
+    answer = requests.post(
+        f"{analytics.host}/batch/",
+        data=batch("e1"),
+        headers={"User-Agent": "posthog-node/5.70.0"},
+        timeout=(5, 20),
+    )
+    assert answer.status_code == 200
+    assert [e.uuid for e in analytics.events] == ["e1"]
+    [delivery] = analytics.faults.attempts
+    assert delivery.statuses == [200]
+
+
 def test_flag_requests_for_two_users_are_two_deliveries(plain: Analytics) -> None:
     with plain.faults.outage(endpoint="flags"):
         for user in ("u1", "u2"):

@@ -363,3 +363,15 @@ def test_the_non_utc_pass_really_runs_outside_utc() -> None:
         pytest.skip("not the non-UTC pass (make unit sets HYBRID_ANALYTICS_EXPECT_TZ=1)")
     assert time.localtime().tm_gmtoff != 0, f"TZ={os.environ.get('TZ')!r} is UTC"
     assert datetime.now().astimezone().utcoffset() != datetime.now(UTC).utcoffset()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HYBRID_ANALYTICS_EXPECT_FAST"),
+    reason="only in the pass of `make unit` with the fast extra (PYTHONPATH=.fast)",
+)
+def test_the_fast_pass_really_decodes_with_the_fast_extra() -> None:
+    """Promise: the second decoding pass of ``make unit`` runs on msgspec and ISA-L; a pass
+    that silently fell back to the standard library would prove nothing about them."""
+    from pytest_hybrid_analytics._model.wire import fast_decoders
+
+    assert fast_decoders() == ("msgspec", "isal")

@@ -14,7 +14,7 @@ from typing import Any
 from pytest_hybrid_analytics._model.events import (
     CapturedEvent,
     Source,
-    event_from_wire,
+    events_from_wire,
     parse_timestamp,
 )
 from pytest_hybrid_analytics._model.wire import (
@@ -130,26 +130,14 @@ def parse_capture_request(
         if isinstance(value, str) and value:
             sent_at, _ = parse_timestamp(value)
             break
-    received = received_at or datetime.now(UTC)
-    lib = sdk_from_headers(headers)
-
-    events = []
-    for index, raw in enumerate(raw_events):
-        try:
-            events.append(
-                event_from_wire(
-                    raw,
-                    api_key=api_key if isinstance(api_key, str) else None,
-                    sent_at=sent_at,
-                    received_at=received,
-                    source=source,
-                    lib=lib,
-                    endpoint=endpoint + ("" if endpoint.startswith("/i/v1") else "/"),
-                    transport=transport,
-                    encoding=encoding,
-                )
-            )
-        except PayloadError as exc:
-            where = f"event {index}" if len(raw_events) > 1 else "the event"
-            raise PayloadError(f"{where}: {exc}") from None
-    return events
+    return events_from_wire(
+        raw_events,
+        api_key=api_key if isinstance(api_key, str) else None,
+        sent_at=sent_at,
+        received_at=received_at or datetime.now(UTC),
+        source=source,
+        lib=sdk_from_headers(headers),
+        endpoint=endpoint + ("" if endpoint.startswith("/i/v1") else "/"),
+        transport=transport,
+        encoding=encoding,
+    )

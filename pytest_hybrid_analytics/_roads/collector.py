@@ -15,11 +15,14 @@ the fake API (500) each becomes a rejected request with a reason on the current 
 from __future__ import annotations
 
 import contextlib
+import email.parser
+import http.client
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,9 +44,66 @@ Route = Callable[[str, str, Mapping[str, str], bytes], Answer]
 _DRAIN_BYTES = 64 * 1024 * 1024
 #: How long a refused request may pause before the collector stops reading it and hangs up.
 _DRAIN_IDLE = 1.0
+#: How much later than its deadline a body's read may give up, rather than set the socket's
+#: timeout again.
+_SLACK = 0.01
 #: The most trailer lines after a chunked body.
 _MAX_TRAILERS = 100
 _HEX = re.compile(rb"[0-9a-fA-F]{1,15}")
+#: A header line as nearly every client writes it: a name (the characters the email parser
+#: takes for one), a colon, the value, CRLF or LF. Any other line (folded, a bare CR, no name,
+#: a ``From `` line...) sends the whole header block through the email parser, as http.server
+#: does.
+_PLAIN_HEADER = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*)\r?\n")
+#: http.client's limits on a request's header block.
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+def _parse_headers(rfile: Any) -> tuple[http.client.HTTPMessage, list[tuple[str, str]]]:
+    """The request's header block, as ``http.client.parse_headers`` reads it (the same limits,
+    errors, names, values and order), without the email parser for plain lines: it costs more
+    than the rest of a request. Also its ``items()``, read once."""
+    lines = []
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    message = http.client.HTTPMessage()
+    pairs = []
+    match = _PLAIN_HEADER.fullmatch
+    for line in lines[:-1]:
+        plain = match(line.decode("iso-8859-1"))
+        if plain is None:
+            text = b"".join(lines).decode("iso-8859-1")
+            parsed: http.client.HTTPMessage = email.parser.Parser(
+                _class=http.client.HTTPMessage
+            ).parsestr(text)
+            return parsed, [(name, str(value)) for name, value in parsed.items()]
+        name, value = plain.groups()
+        message.set_raw(name, value)
+        # Decoded from ISO-8859-1, a value has no surrogates: items() would give it unchanged.
+        pairs.append((name, value))
+    return message, pairs
+
+
+_dates: tuple[int, str] = (0, "")
+
+
+def _date() -> str:
+    """The ``Date`` header http.server writes, made once a second."""
+    global _dates
+    now = time.time()
+    second, text = _dates
+    if int(now) != second:
+        text = formatdate(now, usegmt=True)
+        _dates = (int(now), text)
+    return text
 
 
 def side_of(headers: Mapping[str, str]) -> Source | None:
@@ -168,6 +228,12 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30
     #: Answers go out as soon as they are written (no 40 ms Nagle wait on keep-alive).
     disable_nagle_algorithm = True
+    #: The request line as read (set by ``handle_one_request``).
+    raw_requestline: bytes
+    #: The request's headers in order, and the first value of each by lower-case name (what
+    #: ``headers.get`` answers), read once by ``parse_request``.
+    _pairs: list[tuple[str, str]]
+    _first: dict[str, str]
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the recorder is the log."""
@@ -175,16 +241,32 @@ class _Handler(BaseHTTPRequestHandler):
     # -- answering -------------------------------------------------------------------------
 
     def _answer(self, answer: Answer, *, close: bool = False) -> None:
-        self.send_response(answer.status)
+        """What ``send_response``, ``send_header`` and ``end_headers`` write (status line,
+        ``Server``, ``Date``, the headers), in one write with the body: one system call, not
+        two."""
+        lines = []
         for name, value in answer.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
+            lines.append(f"{name}: {value}\r\n")
+            if name.lower() == "connection":  # as send_header
+                if value.lower() == "close":
+                    self.close_connection = True
+                elif value.lower() == "keep-alive":
+                    self.close_connection = False
+        lines.append(f"Content-Length: {len(answer.body)}\r\n")
         if close or not self.server.keep_alive():
-            self.send_header("Connection", "close")
+            lines.append("Connection: close\r\n")
             self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
+        if self.request_version == "HTTP/0.9":
+            head = b""  # no status line, no headers
+        else:
+            status = answer.status
+            phrase = self.responses[status][0] if status in self.responses else ""
+            head = (
+                f"{self.protocol_version} {status} {phrase}\r\n"
+                f"Server: {self.version_string()}\r\nDate: {_date()}\r\n"
+                f"{''.join(lines)}\r\n"
+            ).encode("latin-1", "strict")
+        self.wfile.write(head if self.command == "HEAD" else head + answer.body)
 
     def _api(self, path: str) -> Endpoint | None:
         try:
@@ -231,12 +313,87 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.idle.discard(self.connection)
 
     def parse_request(self) -> bool:
-        """Parse the request line and headers, forgetting the previous request's first."""
+        """Parse the request line and headers, forgetting the previous request's first.
+
+        http.server's own ``parse_request`` (Python 3.11), step for step and word for word,
+        but for the header block, read by :func:`_parse_headers`."""
         with self.server._open_lock:
             self.server.idle.discard(self.connection)
         self.__dict__.pop("path", None)
         self.__dict__.pop("headers", None)
-        return super().parse_request()
+        self.command = None  # type: ignore[assignment]  # set in case of error on the first line
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if len(words) == 0:
+            return False
+        if len(words) >= 3:  # enough to determine the protocol version
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                components = base_version_number.split(".")
+                if len(components) != 2:
+                    raise ValueError
+                if any(not component.isdigit() for component in components):
+                    raise ValueError("non digit in http version")
+                if any(len(component) > 10 for component in components):
+                    raise ValueError("unreasonable length http version")
+                version_number = int(components[0]), int(components[1])
+            except (ValueError, IndexError):
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
+                return False
+            if version_number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+            if version_number >= (2, 0):
+                self.send_error(
+                    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                    f"Invalid HTTP version ({base_version_number})",
+                )
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):  # gh-87389: no open redirect through '//host'
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers, self._pairs = _parse_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err)
+            )
+            return False
+        first: dict[str, str] = {}
+        for name, value in self._pairs:
+            first.setdefault(name.lower(), value)
+        self._first = first
+        conntype = first.get("connection", "")
+        if conntype.lower() == "close":
+            self.close_connection = True
+        elif conntype.lower() == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = first.get("expect", "")
+        if (
+            expect.lower() == "100-continue"
+            and self.protocol_version >= "HTTP/1.1"
+            and self.request_version >= "HTTP/1.1"
+        ):
+            return self.handle_expect_100()
+        return True
 
     def handle_expect_100(self) -> bool:
         """Refuse a body over the limit before the client sends it."""
@@ -259,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
         return f"the body of {size} bytes is larger than the {limit}-byte limit"
 
     def _content_length(self) -> int | None:
-        raw = self.headers.get("Content-Length")
+        raw = self._first.get("content-length")
         if raw is None:
             return None
         text = str(raw).strip()
@@ -272,10 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts: list[bytes] = []
         got = 0
         while got < size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            self.connection.settimeout(remaining)
+            self._until(deadline)
             piece = self.rfile.read1(min(size - got, 1 << 20))
             if not piece:
                 raise ConnectionError
@@ -283,11 +437,21 @@ class _Handler(BaseHTTPRequestHandler):
             got += len(piece)
         return b"".join(parts)
 
-    def _line(self, deadline: float, what: str) -> bytes:
+    def _until(self, deadline: float) -> None:
+        """Bound the next read by ``deadline`` (``TimeoutError`` once it has passed).
+
+        The socket's timeout is left as it is when it already ends the read at the deadline,
+        give or take ``_SLACK`` (as it does by default: a body's deadline is the connection's
+        own timeout): setting it is a system call that gives up the GIL, twice a request."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        self.connection.settimeout(remaining)
+        current = self.connection.gettimeout()
+        if current is None or not remaining <= current <= remaining + _SLACK:
+            self.connection.settimeout(remaining)
+
+    def _line(self, deadline: float, what: str) -> bytes:
+        self._until(deadline)
         line = self.rfile.readline(65537)
         if not line:
             raise ConnectionError
@@ -321,11 +485,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             return self._receive(time.monotonic() + self.server.body_timeout)
         finally:
-            with contextlib.suppress(OSError):
-                self.connection.settimeout(self.timeout)
+            if self.connection.gettimeout() != self.timeout:
+                with contextlib.suppress(OSError):
+                    self.connection.settimeout(self.timeout)
 
     def _receive(self, deadline: float) -> bytes:
-        coding = self.headers.get("Transfer-Encoding")
+        coding = self._first.get("transfer-encoding")
         if coding is not None:
             codings = [c.strip().lower() for c in str(coding).split(",")]
             if codings != ["chunked"]:
@@ -339,12 +504,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _gone(self) -> bool:
         """Whether the client hung up (asked after a held answer: a client whose own timeout
         ran out closes its connection)."""
+        # A socket with a timeout waits to be readable before any recv, MSG_DONTWAIT or not:
+        # the peek must not wait, or a held answer would last until the client gave up.
+        timeout = self.connection.gettimeout()
+        self.connection.settimeout(0)
         try:
             peeked: bytes = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
             return False  # still connected, nothing sent
         except OSError:
             return True  # reset
+        finally:
+            with contextlib.suppress(OSError):
+                self.connection.settimeout(timeout)
         return peeked == b""
 
     def _linger(self) -> None:
@@ -376,7 +548,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             self._refuse(400, "the client went away before sending the whole body")
             return
-        headers = {k: str(v) for k, v in self.headers.items()}
+        headers = dict(self._pairs)
         route = self.server.routes.get(split_url(self.path)[0]) if self.server.routes else None
         try:
             if route is not None:
