@@ -413,11 +413,12 @@ def _step_query(step: Step, number: int) -> tuple[str, Query]:
         if "event" not in step or unknown:
             raise TypeError(
                 f"journey step {number}: a dict step has 'event' and optionally "
-                f"'source' and 'properties', got keys {sorted(step)}"
+                f"'source', 'distinct_id' and 'properties', got keys {sorted(step)}"
             )
         query = Query(
             event=step["event"],
             source=step.get("source"),
+            distinct_id=step.get("distinct_id"),
             properties=dict(step.get("properties") or {}),
         )
         return f"({query.describe()})", query
@@ -437,7 +438,8 @@ def assert_same_user_journey(
     """The ``steps`` happen in this order, all by one person (other events may come between).
 
     A step is an event name, an ``(event, source)`` pair, or a dict with ``event`` and optionally
-    ``source`` and ``properties``. With ``distinct_id``, the person must be that id's person.
+    ``source``, ``distinct_id`` (the id that very event carries) and ``properties``. With
+    ``distinct_id=``, the person must be that id's person.
     Returns the event matched to each step. On failure it says how far the best person got and
     where the journey broke: a missing event, one out of order, or one sent under another
     person's id (the classic "journey breaks at login").

@@ -37,9 +37,16 @@ _CLIENT_ONLY: tuple[Source, ...] = ("client",)
 
 
 def _event_trees(event: CapturedEvent) -> Iterator[tuple[str, Any]]:
+    """The properties, and the person properties the SDK put outside them (a top-level
+    ``$set``, alone or beside one in the properties: ``event.set`` merges both)."""
     yield "", event.properties
     for key, tree in (("$set", event.set), ("$set_once", event.set_once)):
-        if tree and key not in event.properties:
+        inside = event.properties.get(key)
+        if isinstance(inside, Mapping):
+            tree = {name: value for name, value in tree.items() if inside.get(name) != value}
+        elif key in event.properties:
+            continue
+        if tree:
             yield key, tree
 
 
