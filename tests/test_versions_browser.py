@@ -60,33 +60,8 @@ def page_url(web_app: WebApp, version: str, style: str) -> str:
     return f"{web_app.url}/versions-bundle.html?pkg={package_of(version)}{how}"
 
 
-#: Versions the harness does not serve fully yet, and why (README, 'Supported SDK versions').
-#: Strict xfails: the day a fix lands they pass, fail the run, and the table must change.
-NO_INIT_HOOK = (
-    "posthog-js 1.57.2: its array.js starts the instance with _init(), not init(), so the init "
-    "script never adjusts the options; requests go to PostHog's host and only reach the "
-    "harness through Playwright's route, which does not run while the test waits"
-)
-FLAGS_WITHOUT_CONFIG = (
-    "posthog-js before 1.364 reads the remote config from its /flags (config=true) or "
-    "/decide answer as well; the fake API answers flags only, so compression is reset and the "
-    "pagehide beacon goes as JSON, which Chromium does not send cross-origin"
-)
-JOURNEY_GAPS = {"1.57.2": NO_INIT_HOOK}
-UNLOAD_GAPS = {
-    "1.57.2": NO_INIT_HOOK,
-    **{v: FLAGS_WITHOUT_CONFIG for v in ("1.203.2", "1.234.4", "1.256.0", "1.268.9", "1.312.0")},
-}
-
-
-def known_gap(request: pytest.FixtureRequest, gaps: dict[str, str], version: str) -> None:
-    if version in gaps:
-        request.applymarker(pytest.mark.xfail(reason=gaps[version], strict=True))
-
-
 @pytest.mark.parametrize("style", ["snippet", "bundle"])
 def test_every_version_delivers_the_journey(
-    request: pytest.FixtureRequest,
     analytics: Analytics,
     page: Page,
     web_app: WebApp,
@@ -94,7 +69,6 @@ def test_every_version_delivers_the_journey(
     style: str,
 ) -> None:
     """$pageview, a custom event, $identify and a flag."""
-    known_gap(request, JOURNEY_GAPS, js_version)
     analytics.flags.set("new-checkout", "test")
     page.goto(page_url(web_app, js_version, style))
     [pageview] = analytics.wait_for("$pageview", source="client")
@@ -115,7 +89,6 @@ def test_every_version_delivers_the_journey(
 
 @pytest.mark.parametrize("style", ["snippet", "bundle"])
 def test_every_version_delivers_the_unload_beacon(
-    request: pytest.FixtureRequest,
     analytics: Analytics,
     page: Page,
     web_app: WebApp,
@@ -124,7 +97,6 @@ def test_every_version_delivers_the_unload_beacon(
 ) -> None:
     """Two captures, then the page navigates away at once: they leave with $pageleave in the
     sendBeacon posthog-js sends at pagehide."""
-    known_gap(request, UNLOAD_GAPS, js_version)
     page.goto(page_url(web_app, js_version, style))
     analytics.wait_for("$pageview", source="client")
     analytics.flush()  # nothing armed to leave mid-gzip with the navigation (test_browser.py)

@@ -498,12 +498,28 @@ class FakePostHog:
             )
         )
         if legacy:
-            return Answer.json(200, self.flags.legacy_response(asked, distinct_id), cors)
-        try:
-            version = int((query.get("v") or ["2"])[0])
-        except ValueError:
-            version = 2
-        return Answer.json(200, self.flags.flags_response(version, asked, distinct_id), cors)
+            value = self.flags.legacy_response(asked, distinct_id)
+        else:
+            try:
+                version = int((query.get("v") or ["2"])[0])
+            except ValueError:
+                version = 2
+            value = self.flags.flags_response(version, asked, distinct_id)
+        if legacy or "true" in query.get("config", []):
+            # PostHog's /decide and /flags?config=true answers carry the remote config at their
+            # top level; posthog-js before 1.364 takes its compression and endpoints from there.
+            value = {**self._flags_config(request), **value}
+        return Answer.json(200, value, cors)
+
+    def _flags_config(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The remote config a ``/decide`` or ``/flags?config=true`` answer carries: what
+        ``/array/<token>/config`` serves (with :attr:`remote_config`), less the token, and
+        the autocapture switch old posthog-js reads (``config``, 1.57 here)."""
+        token = request.get("token") or request.get("api_key")
+        autocapture = {"config": {"enable_collect_everything": True}}
+        config = {**autocapture, **remote_config(str(token or "")), **self.remote_config}
+        del config["token"]
+        return config
 
     def _keep(self, call: FlagCall) -> None:
         with self._calls_lock:

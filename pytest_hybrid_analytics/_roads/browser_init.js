@@ -222,26 +222,51 @@
     }
   }
 
+  // init() is the public start; older builds (posthog-js 1.57's array.js and its own init
+  // override) call _init() on a new instance directly. Recent init() calls _init() itself: the
+  // options are adjusted once, by the outermost of the two (`starting` counts hooked calls).
+  let starting = 0;
   function hookPrototype(proto) {
     if (!proto || Object.prototype.hasOwnProperty.call(proto, HOOKED)) return;
     const init = proto.init;
+    const _init = proto._init;
     if (typeof init !== 'function' || typeof proto.capture !== 'function') return;
     Object.defineProperty(proto, HOOKED, {value: true});
-    proto.init = function (token, config, name) {
+    function started(self, token, config, rest, start) {
       if (!inited) {
         inited = true;
         if (reportedNoInit !== null) note({kind: 'init', page: reportedNoInit});
       }
-      const instance = init.call(this, token, withTestOptions(config, rewriteSupported(this)), name);
-      if (instance && INSTANCES.indexOf(instance) === -1) {
-        INSTANCES.push(instance);
-        watchQueue(requestQueue(instance));
-        if (typeof instance.on === 'function') {   // posthog-js's public event hook
-          instance.on('eventCaptured', (event) => { if (event && event.uuid) CAPTURED.push(event.uuid); });
-        }
+      starting += 1;
+      try {
+        return start.call(self, token, withTestOptions(config, rewriteSupported(self)), ...rest);
+      } finally {
+        starting -= 1;
       }
+    }
+    if (typeof _init === 'function') {
+      proto._init = function (token, config, ...rest) {
+        if (starting > 0) return _init.apply(this, arguments);
+        const result = started(this, token, config, rest, _init);
+        adopt(this);   // _init sets up `this` (and returns nothing in older builds)
+        return result;
+      };
+    }
+    proto.init = function (token, config, ...rest) {
+      if (starting > 0) return init.apply(this, arguments);
+      const instance = started(this, token, config, rest, init);
+      adopt(instance);
       return instance;
     };
+  }
+  function adopt(instance) {
+    if (instance && INSTANCES.indexOf(instance) === -1) {
+      INSTANCES.push(instance);
+      watchQueue(requestQueue(instance));
+      if (typeof instance.on === 'function') {   // posthog-js's public event hook
+        instance.on('eventCaptured', (event) => { if (event && event.uuid) CAPTURED.push(event.uuid); });
+      }
+    }
   }
 
   // Every posthog-js build runs `this.__request_queue = []` in the PostHog constructor, before

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_hybrid_analytics._model.text import plural
 from pytest_hybrid_analytics._recording.client_notes import ClientNote
 
 __all__ = ["TOLERATED_DELAY", "ClientWatch", "delivery_delay", "delivery_problem"]
@@ -89,6 +90,8 @@ class _Tracked:
     site: str
     number: int
     shut_down: bool = False
+    #: Events the last flush left in the client: posthog < 7's ``flush()`` would block.
+    held_back: int = 0
 
 
 @dataclass
@@ -99,6 +102,10 @@ class ClientWatch:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _originals: dict[str, Any] = field(default_factory=dict)
     _created: int = 0
+    #: The ``posthog`` version when its ``flush()`` is ``queue.join()`` (before 7.0), which
+    #: returns only once the consumer sent the batch on its own: after the whole
+    #: ``flush_interval``, or never with no consumer alive. ``None``: 7.x, or no ``posthog``.
+    _join_flush: str | None = None
     #: While a wait is not yet satisfied: the longest a client may hold an event and still be
     #: flushed the moment the app captures one (``None``: no wait is on).
     nudge_within: float | None = None
@@ -114,6 +121,12 @@ class ClientWatch:
             return
         init, shutdown = Client.__init__, Client.shutdown
         watch = self
+        try:
+            from posthog.version import VERSION
+        except ImportError:  # pragma: no cover (every posthog release has it)
+            VERSION = ""
+        if VERSION.split(".")[0].isdigit() and int(VERSION.split(".")[0]) < 7:
+            self._join_flush = VERSION
 
         def tracked_init(client: Any, *args: Any, **kwargs: Any) -> None:
             init(client, *args, **kwargs)
@@ -191,8 +204,12 @@ class ClientWatch:
         delivered them itself in time (``None``: it would have).
 
         ``within``: flush only the clients whose consumers would send within that many
-        seconds anyway (a wait that only wants sooner what would come in its time)."""
-        delivered = []
+        seconds anyway (a wait that only wants sooner what would come in its time).
+
+        Before posthog 7, ``flush()`` blocks until the consumer sends on its own: a client
+        that would not deliver in time is not flushed (0 delivered); what it holds is kept in
+        its ``held_back`` for :meth:`settle` to report."""
+        delivered: list[tuple[_Tracked, int, str | None]] = []
         for item in self._live():
             client = item.client()
             if client is None or item.shut_down:
@@ -202,6 +219,12 @@ class ClientWatch:
                 if delay is None or delay > within:
                     continue
             problem = delivery_problem(client)
+            item.held_back = 0
+            if problem is not None and self._join_flush is not None:
+                queue = getattr(client, "queue", None)
+                item.held_back = int(getattr(queue, "unfinished_tasks", 0) or 0)
+                delivered.append((item, 0, problem))
+                continue
             before = count_events()
             client.flush()
             delivered.append((item, count_events() - before, problem))
@@ -215,6 +238,8 @@ class ClientWatch:
         for item, flushed, problem in self.flush_live(count_events):
             if flushed and problem:
                 notes.append(ClientNote.queued(item.site, flushed, "at teardown", problem))
+            if item.held_back and problem:
+                notes.append(self._held_back_note(item, problem))
             if item.number >= since:
                 notes.append(
                     ClientNote(
@@ -225,3 +250,16 @@ class ClientWatch:
                     )
                 )
         return notes
+
+    def _held_back_note(self, item: _Tracked, problem: str) -> ClientNote:
+        """The teardown finding for what a posthog < 7 client still holds: the harness did
+        not flush it, since that ``flush()`` would block (:meth:`ClientNote.queued`'s
+        wording, adapted)."""
+        client = item.client()
+        block = "for ever" if client is None or delivery_delay(client) is None else "that long"
+        return ClientNote(
+            item.site,
+            f"{plural(item.held_back, 'queued event')} left in the client at teardown: "
+            f"{problem} (the app never called flush(); posthog {self._join_flush}'s flush() "
+            f"would block {block}, so the harness did not call it either)",
+        )

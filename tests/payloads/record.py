@@ -13,6 +13,8 @@ Before a file is written, an independent decoder below checks that the truth and
 agree. The test suite does not run this script; it is how the data was made.
 
 With scenario names as arguments (e.g. ``js-gzip python-sync``) only those are recorded.
+``--version all`` (or ``--version posthog-js@1.312.0``, repeatable) records the SDK version
+matrix of the README's "Supported SDK versions": one ``<sdk>-<version>.json`` per version.
 """
 
 from __future__ import annotations
@@ -174,7 +176,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif path.startswith("/flags"):
-            self._json(state.flags_response)
+            # PostHog's /flags?config=true answer carries the remote config at its top level
+            # (posthog-js 1.256..1.312 read their config from it), as /decide's always does.
+            asks = "config=true" in self.path and state.remote_config is not None
+            config = {**(state.remote_config or {})} if asks else {}
+            self._json({**config, **state.flags_response})
         elif path.startswith("/decide"):
             self._json(state.decide_response or {})
         elif path == "/i/v1/analytics/events":
@@ -578,6 +584,7 @@ def browser_page(
     bundle: str = "array.full.js",
     hook: str = BEFORE_SEND_HOOK,
     decide_response: dict[str, Any] | None = None,
+    flags_response: dict[str, Any] | None = None,
 ) -> Iterator[BrowserRun]:
     options = {"opt_out_useragent_filter": True, **options}
     page = PAGE.format(
@@ -591,6 +598,7 @@ def browser_page(
         ServerState(
             remote_config=remote_config,
             decide_response=decide_response,
+            flags_response=flags_response or {"flags": {}},
             dist=NODE_MODULES / package / "dist",
             pages={"/": page, "/next": NEXT_PAGE},
         )
@@ -1184,11 +1192,17 @@ def py_async(server: Collector) -> Scenario:
 # posthog-node
 
 
-def node_scenario(server: Collector, name: str, description: str, encodings: set[str]) -> Scenario:
+def node_scenario(
+    server: Collector,
+    name: str,
+    description: str,
+    encodings: set[str],
+    package: str = "posthog-node",
+) -> Scenario:
     server.reset(ServerState())
     node = shutil.which("node") or "node"
     proc = subprocess.run(
-        [node, str(HERE / "record_node.mjs"), server.origin, TOKEN, name],
+        [node, str(HERE / "record_node.mjs"), server.origin, TOKEN, name, package],
         capture_output=True,
         text=True,
         timeout=60,
@@ -1204,7 +1218,7 @@ def node_scenario(server: Collector, name: str, description: str, encodings: set
     transports: dict[int, tuple[str, str | None]] = {
         i: ("node-fetch", None) for i in range(len(kept))
     }
-    version = package_version("posthog-node")
+    version = package_version(package)
     return Scenario(
         "posthog-node",
         version,
@@ -1242,6 +1256,206 @@ def node_plain(server: Collector) -> Scenario:
 
 
 # --------------------------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------------------------
+# The SDK version matrix (README, 'Supported SDK versions'): one recording per version,
+# ``<sdk>-<version>.json``, recorded with ``--version`` (see RECORDING.md)
+
+FLAG = "new-checkout"
+FLAG_REASON = {"code": "condition_match", "condition_index": 0, "description": "Matched set 1"}
+#: /flags?v=2 (posthog-js, posthog-node, posthog-python < 7), with the flag set to "test".
+FLAGS_V2 = {
+    "flags": {
+        FLAG: {
+            "key": FLAG,
+            "enabled": True,
+            "variant": "test",
+            "reason": FLAG_REASON,
+            "metadata": {"id": 1, "version": 1, "payload": None, "description": None},
+        }
+    },
+    "errorsWhileComputingFlags": False,
+    "requestId": "00000000-0000-4000-8000-000000000001",
+    "quotaLimited": [],
+}
+#: /flags?v=4 (posthog-python 7): typed values.
+FLAGS_V4 = {
+    **FLAGS_V2,
+    "flags": {
+        FLAG: {
+            "key": FLAG,
+            "value": "test",
+            "failed": False,
+            "reason": FLAG_REASON,
+            "metadata": {"id": 1, "version": 1, "payload": None, "description": None},
+        }
+    },
+}
+#: /decide (posthog-js 1.57, 1.203, 1.234): the remote config and the flags in one answer.
+DECIDE = {
+    **GZIP_CONFIG,
+    "config": {"enable_collect_everything": True},
+    "featureFlags": {FLAG: "test"},
+    "featureFlagPayloads": {},
+    "errorsWhileComputingFlags": False,
+}
+#: What each posthog-js version of the matrix sends (path: encoding), recorded with the gzip
+#: remote config: where the config comes from decides it (the first requests leave before).
+_FLAGS_B64 = {"/e/: gzip + json", f"/flags/: {B64}", "/i/v0/e/: gzip + json"}
+_DECIDE_B64 = {"/e/: gzip + json", f"/decide/: {B64}", "/i/v0/e/: gzip + json"}
+JS_VERSION_ENCODINGS: dict[str, set[str]] = {
+    "1.57.2": {
+        "/decide/: form data= base64 (compression=absent)",
+        "/e/: form data= base64 (compression=absent)",
+        "/e/: gzip + json",
+    },
+    "1.203.2": _DECIDE_B64,
+    "1.234.4": _DECIDE_B64,
+    **dict.fromkeys(("1.256.0", "1.268.9", "1.312.0", "1.364.4"), _FLAGS_B64),
+    **dict.fromkeys(("1.396.3", "1.400.1"), _FLAGS_B64),
+    **dict.fromkeys(("1.434.18", "1.449.2"), GZIP_ALL),
+}
+JOURNEY = """
+posthog.capture('purchase_clicked', {plan: 'pro', price: 29.99, text: 'caf\\u00e9 \\u2603'});
+posthog.getFeatureFlag('new-checkout');
+posthog.identify('user-42', {email: 'user42@example.com'});
+"""
+LEAVE = (
+    "posthog.capture('queued_one', {n: 1}); posthog.capture('queued_two', {n: 2});"
+    " location.href = '/next';"
+)
+
+
+def matrix() -> dict[str, tuple[str, ...]]:
+    """The versions the README table proves, per SDK."""
+    from pytest_hybrid_analytics._model.sdk_versions import SUPPORTED
+
+    return SUPPORTED
+
+
+def js_package(version: str) -> str:
+    """The npm alias in fixtures/ that pins posthog-js ``version``."""
+    for folder in sorted(NODE_MODULES.glob("posthog-js*")):
+        if (folder / "package.json").is_file() and package_version(folder.name) == version:
+            return folder.name
+    raise SystemExit(f"posthog-js {version} is not installed in {NODE_MODULES} (npm ci)")
+
+
+def js_version(browser: Any, server: Collector, version: str) -> Scenario:
+    package = js_package(version)
+    legacy = version == "1.57.2"  # no before_send, no uuid: its _onCapture hook
+    with browser_page(
+        browser,
+        server,
+        options={},  # the default 3 s batch: the last captures are still queued at pagehide
+        remote_config=GZIP_CONFIG,
+        package=package,
+        hook=ON_CAPTURE_HOOK if legacy else BEFORE_SEND_HOOK,
+        decide_response=DECIDE,
+        flags_response=FLAGS_V2,
+    ) as run:
+        run.page.wait_for_function(
+            "posthog.getFeatureFlag && posthog.getFeatureFlag('new-checkout', {send_event: false})"
+            " === 'test'"
+        )
+        run.page.evaluate(JOURNEY)
+        # All delivered before the page leaves: a request still in flight at pagehide would
+        # be sent again in the beacon (posthog-js's own retry at unload), a second copy.
+        run.wait_for_truth_on_wire(4)
+        run.page.evaluate(LEAVE)
+        run.page.wait_for_url("**/next")
+        kinds = {"xhr" if legacy else "fetch", "beacon"}
+        return js_scenario(
+            run,
+            version,
+            f"posthog-js {version} (the npm alias {package}, dist/array.full.js) in headless "
+            "Chromium, same-origin, its defaults (3 s batch) plus opt_out_useragent_filter; "
+            "the gzip remote config served where this version reads it (config.js, the "
+            "/flags?config=true answer or /decide), the flag new-checkout = 'test'. Once the "
+            "flag is loaded: capture('purchase_clicked'), getFeatureFlag('new-checkout') "
+            "($feature_flag_called), identify('user-42'), all delivered; then two captures and a "
+            "navigation "
+            "at once: they leave with $pageleave in the sendBeacon at pagehide. The matrix's "
+            "browser journey (tests/test_versions_browser.py), as it goes on the wire.",
+            encodings=JS_VERSION_ENCODINGS.get(version, set()),
+            transport_kinds=kinds,
+            default_transport="xhr" if legacy else "fetch",
+            package=package,
+            minimum_truth=7,
+        )
+
+
+def python_matrix_version(server: Collector, version: str) -> Scenario:
+    folder = ROOT / ".matrix" / f"posthog-{version.split('.')[0]}"
+    if not (folder / "posthog").is_dir():
+        raise SystemExit(f"{folder} is missing: run `make matrix` first")
+    major = int(version.split(".")[0])
+    new = major >= 7
+    server.reset(ServerState(flags_response=FLAGS_V4 if new else FLAGS_V2))
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "record_python.py"), server.origin, TOKEN],
+        env={**os.environ, "PYTHONPATH": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"record_python.py ({version}) failed:\n{proc.stdout}\n{proc.stderr}")
+    told = json.loads(proc.stdout.strip().splitlines()[-1])
+    if (told["version"], told["flag"]) != (version, "test"):
+        raise AssertionError(f"record_python.py ran {told['version']}, flag {told['flag']!r}")
+    truth: list[dict[str, Any]] = told["truth"]
+    server.wait_for(
+        "every truth event on the wire", lambda: all_truth_on_wire(truth, server.snapshot())
+    )
+    kept = [r for r in server.snapshot() if is_kept(r)]
+    person = "identify() -> $identify" if major < 6 else "set() -> $set"
+    flags_path = "/flags/?v=4" if new else "/flags/?v=2"
+    return Scenario(
+        "posthog-python",
+        version,
+        version,
+        f"posthog {version} (.matrix/posthog-{major}, driven by "
+        "record_python.py), every event with a uuid the script gave it. A sync client: "
+        f"capture('order_paid'), {person}, alias(previous_id='py-anon-1'), each one plain "
+        f"JSON POST /batch/; get_feature_flag -> POST {flags_path} (no event). Then a "
+        "threaded gzip=True client on its defaults: three captures and flush() -> POST /batch/ "
+        "with Content-Encoding: gzip.",
+        kept,
+        truth,
+        {i: ("requests", None) for i in range(len(kept))},
+        {"/batch/: json", "/batch/: gzip (Content-Encoding) + json", "/flags/: json"},
+        {"requests"},
+    )
+
+
+def node_matrix_version(server: Collector, version: str) -> Scenario:
+    gzip = version.startswith("5.")
+    package = "posthog-node" if gzip else "posthog-node-4"
+    if package_version(package) != version:
+        raise SystemExit(f"{package} is {package_version(package)}, not {version} (npm ci)")
+    scenario = node_scenario(
+        server,
+        "gzip",
+        f"posthog-node {version} (the npm package {package}) on its default options: 3 "
+        "capture() + identify() + alias(), then await shutdown() -> one POST /batch/, "
+        + ("gzip (Content-Encoding)" if gzip else "plain JSON (no gzip before 5)")
+        + ". Truth is the SDK's own 'flush' event.",
+        {"/batch/: gzip (Content-Encoding) + json" if gzip else "/batch/: json"},
+        package=package,
+    )
+    scenario.name = version
+    return scenario
+
+
+def matrix_scenario(sdk: str, version: str) -> Callable[..., Scenario]:
+    if sdk == "posthog-js":
+        return lambda browser, server: js_version(browser, server, version)
+    if sdk == "posthog-python":
+        return lambda server: python_matrix_version(server, version)
+    return lambda server: node_matrix_version(server, version)
+
 
 BROWSER_SCENARIOS: dict[str, Callable[[Any, Collector], Scenario]] = {
     "js-gzip": js_gzip,
@@ -1281,13 +1495,43 @@ def running_server() -> Iterator[Collector]:
         thread.join()
 
 
+def versions_asked(asked: list[str]) -> dict[str, tuple[str, str]]:
+    """``--version`` values -> {file stem: (sdk, version)}: ``all`` (every version of the
+    matrix), ``<sdk>@<version>``, or a bare version the matrix names once."""
+    table = matrix()
+    pairs = {(sdk, v) for sdk, versions in table.items() for v in versions}
+    chosen: dict[str, tuple[str, str]] = {}
+    for value in asked:
+        if value == "all":
+            found = sorted(pairs)
+        elif "@" in value:
+            found = [tuple(value.split("@", 1))]  # type: ignore[list-item]
+        else:
+            found = [pair for pair in sorted(pairs) if pair[1] == value]
+        if len(found) == 0 or not set(found) <= pairs or (len(found) > 1 and value != "all"):
+            raise SystemExit(f"--version {value}: not one version of the matrix {table}")
+        chosen.update({f"{sdk}-{version}": (sdk, version) for sdk, version in found})
+    return chosen
+
+
 def main(argv: list[str]) -> int:
-    wanted = argv or [*BROWSER_SCENARIOS, *OTHER_SCENARIOS]
-    unknown = [w for w in wanted if w not in BROWSER_SCENARIOS and w not in OTHER_SCENARIOS]
+    asked = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--version"]
+    names = [a for i, a in enumerate(argv) if a != "--version" and argv[i - 1 : i] != ["--version"]]
+    if "--version" in argv[-1:]:
+        print("--version needs a value: all, <sdk>@<version>, or a version of the matrix")
+        return 2
+    browser_scenarios = dict(BROWSER_SCENARIOS)
+    other_scenarios = dict(OTHER_SCENARIOS)
+    versions = versions_asked(asked)
+    for stem, (sdk, version) in versions.items():
+        target = browser_scenarios if sdk == "posthog-js" else other_scenarios
+        target[stem] = matrix_scenario(sdk, version)
+    wanted = [*names, *versions] if asked else names or [*browser_scenarios, *other_scenarios]
+    unknown = [w for w in wanted if w not in browser_scenarios and w not in other_scenarios]
     if unknown:
         print(f"unknown scenarios {unknown}; known: {[*BROWSER_SCENARIOS, *OTHER_SCENARIOS]}")
         return 2
-    if any(w in BROWSER_SCENARIOS for w in wanted):
+    if any(w in browser_scenarios for w in wanted):
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
@@ -1296,14 +1540,14 @@ def main(argv: list[str]) -> int:
             )
             print(f"chromium {browser.version}", file=sys.stderr)
             for name in wanted:
-                if name in BROWSER_SCENARIOS:
+                if name in browser_scenarios:
                     with running_server() as server:
-                        check_and_write(BROWSER_SCENARIOS[name](browser, server))
+                        check_and_write(browser_scenarios[name](browser, server))
             browser.close()
     for name in wanted:
-        if name in OTHER_SCENARIOS:
+        if name in other_scenarios:
             with running_server() as server:
-                check_and_write(OTHER_SCENARIOS[name](server))
+                check_and_write(other_scenarios[name](server))
     return 0
 
 
