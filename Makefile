@@ -50,7 +50,7 @@ unit: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/chromium $(STAMPS)/fast
 FAST := .fast
 DECODING_TESTS := tests/test_wire.py tests/test_ingest.py tests/test_real_payloads.py \
   tests/test_events.py tests/test_fuzz.py tests/test_lz64.py tests/test_collector_robust.py \
-  tests/test_promises.py
+  tests/test_promises.py tests/test_mutants_decoding.py tests/test_versions_payloads.py
 $(STAMPS)/fast: pyproject.toml constraints.txt | $(STAMPS)/venv
 	rm -rf $(FAST)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt \
@@ -91,9 +91,12 @@ $(STAMPS)/mutate: $(STAMPS)/venv pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,mutate]'
 	@mkdir -p $(STAMPS) && touch $@
 
-mutate: $(STAMPS)/mutate
+# Run with the `fast` extra importable, so the msgspec and ISA-L branches of the decoding are
+# mutated too; tests/test_mutants_decoding.py decodes with both (stdlib_decoders()).
+mutate: $(STAMPS)/mutate $(STAMPS)/fast
 	rm -rf mutants && mkdir mutants
-	$(VENV)/bin/mutmut run --max-children $$(nproc) >mutants/run.log 2>&1 \
+	PYTHONPATH=$(abspath $(FAST)) $(VENV)/bin/mutmut run --max-children $$(nproc) \
+	  >mutants/run.log 2>&1 \
 	  || { tail -n 40 mutants/run.log; exit 1; }
 	$(PY) -m mutation
 
