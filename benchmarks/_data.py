@@ -8,16 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from pytest_hybrid_analytics import AnalyticsFactory, parse_capture_request
+from pytest_hybrid_analytics._model.ingest import capture_path
+from pytest_hybrid_analytics._model.wire import split_url
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "payloads"
 
 
 def real_client_event() -> dict[str, Any]:
     """One real posthog-js ``$pageview`` (the recorded gzip scenario), as sent."""
-    for path in sorted(PAYLOADS.glob("posthog-js-*.json")):
+    for path in sorted(PAYLOADS.glob("posthog-js-gzip.json")) + sorted(
+        PAYLOADS.glob("posthog-js-*.json")
+    ):
         recording = json.loads(path.read_text())
         for request in recording["requests"]:
-            if "/flags" in request["path"]:
+            if capture_path(split_url(request["path"])[0]) is None:  # flags, decide, config
                 continue
             body = base64.b64decode(request["body_base64"])
             events = parse_capture_request(request["path"], request["headers"], body)
