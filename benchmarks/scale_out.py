@@ -6,6 +6,8 @@ Each test opens ``fixtures/web/click.html`` (posthog-js as an npm bundle, PostHo
 invocations in subprocesses (start-up, collection, each worker's Chromium and collector
 included: what a user waits for), taken in turns for ``ROUNDS`` rounds; the figure is the
 ratio of the best of each. Every run must pass all 40 tests, each with its event recorded.
+Beside it, how busy the machine's cores were during each kind of run (``/proc/stat``): a
+speed-up needs idle cores for the second worker.
 """
 
 from __future__ import annotations
@@ -67,9 +69,18 @@ def test_click(analytics, page, site, n):
 """
 
 
-def _run(folder: Path, workers: int) -> float:
-    """Seconds for one whole ``pytest -n workers`` run of the suite; raises if it failed."""
+def _cpu() -> tuple[int, int]:
+    """The machine's CPU time so far, busy and all (``/proc/stat``, in clock ticks)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _run(folder: Path, workers: int, busy: list[float]) -> float:
+    """Seconds for one whole ``pytest -n workers`` run of the suite (and, into ``busy``, how
+    busy the machine's cores were meanwhile); raises if it failed."""
     env = {**os.environ, "BENCH_FIXTURES": str(FIXTURES)}
+    before = _cpu()
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", str(workers), "test_suite.py"],
@@ -80,6 +91,8 @@ def _run(folder: Path, workers: int) -> float:
         timeout=600,
     )
     seconds = time.perf_counter() - start
+    after = _cpu()
+    busy.append((after[0] - before[0]) / max(after[1] - before[1], 1))
     if done.returncode != 0 or f"{TESTS} passed" not in done.stdout:
         raise RuntimeError(f"the -n {workers} run failed:\n{done.stdout[-3000:]}{done.stderr}")
     return seconds
@@ -87,6 +100,7 @@ def _run(folder: Path, workers: int) -> float:
 
 def run() -> list[Figure]:
     times: dict[int, list[float]] = {1: [], 2: []}
+    busy: dict[int, list[float]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-xdist-") as tmp:
         folder = Path(tmp)
         posthog_js = FIXTURES / "node_modules" / "posthog-js"
@@ -95,7 +109,7 @@ def run() -> list[Figure]:
         (folder / "test_suite.py").write_text(_SUITE.format(tests=TESTS))
         for n in range(ROUNDS):
             for workers in (1, 2) if n % 2 == 0 else (2, 1):
-                times[workers].append(_run(folder, workers))
+                times[workers].append(_run(folder, workers, busy[workers]))
     serial, parallel = min(times[1]), min(times[2])
     speedup = serial / parallel
     return [
@@ -108,6 +122,12 @@ def run() -> list[Figure]:
         Figure(
             "  whole runs, best of each",
             f"{serial:.1f} s / {parallel:.1f} s",
+            "(reference)",
+            True,
+        ),
+        Figure(
+            "  the cores' busy time during -n 1 / -n 2 (/proc/stat)",
+            f"{max(busy[1]):.0%} / {max(busy[2]):.0%}",
             "(reference)",
             True,
         ),
